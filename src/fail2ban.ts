@@ -1,0 +1,134 @@
+import { Duration, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import { banTimeSeconds, renderDuration } from './config/duration';
+import { FilterFile, filterFileName, loadFilters } from './config/filter';
+import { JailDefaults, JailProps } from './config/jail';
+import { renderJailLocal } from './config/jail-local';
+import { Fail2banConfigMap } from './k8s/config-map';
+import { Fail2banDaemonSet } from './k8s/daemon-set';
+import { AppLabels, recommendedLabels, selectorLabels } from './k8s/labels';
+import { PrivilegedNamespace } from './k8s/namespace';
+
+/** fail2ban's log levels (`F2B_LOG_LEVEL`). */
+export type LogLevel = 'CRITICAL' | 'ERROR' | 'WARNING' | 'NOTICE' | 'INFO' | 'DEBUG';
+
+/** Props of {@link Fail2ban}. */
+export interface Fail2banProps {
+  /** The jails, in `jail.local` order. */
+  readonly jails: JailProps[];
+  /** The `[DEFAULT]` section. @default fail2ban's own defaults */
+  readonly defaults?: JailDefaults;
+  /** Filter files shipped in the ConfigMap and mounted into `filter.d`. @default every `*.conf` in `filters/` */
+  readonly filters?: FilterFile[];
+  /** Namespace, created by this construct. @default 'fail2ban' */
+  readonly namespace?: string;
+  /** Name of the DaemonSet and `app.kubernetes.io/instance`; the ConfigMap is `<name>-config`. @default 'fail2ban' */
+  readonly name?: string;
+  /** Container image, pinned to a tag. @default 'crazymax/fail2ban:1.0.2' */
+  readonly image?: string;
+  /** IANA time zone of the hosts' logs; must match them, or failures in local-time logs are silently not counted. @default 'UTC' */
+  readonly timeZone?: string;
+  /** fail2ban's log level. @default 'INFO' */
+  readonly logLevel?: LogLevel;
+  /** Age after which bans are purged from the database; at least the longest ban time. @default the longest ban time, at least 1 day */
+  readonly dbPurgeAge?: Duration;
+  /** Taints the pods tolerate; `[kplus.NodeTaintQuery.any()]` runs on every node whatever its taints. @default control-plane NoSchedule */
+  readonly tolerations?: kplus.NodeTaintQuery[];
+  /** Requests and limits of the fail2ban container. @default 50m CPU and 64Mi memory requested, 256Mi memory limit */
+  readonly resources?: kplus.ContainerResources;
+  /** Host directory that keeps the ban database across pod restarts. @default '/var/lib/fail2ban' */
+  readonly databaseHostPath?: string;
+  /** Priority class of the pods. @default 'system-node-critical' */
+  readonly priorityClassName?: string;
+  /** Time fail2ban gets on stop to remove its nftables table. @default 30 seconds */
+  readonly terminationGracePeriod?: Duration;
+}
+
+export const DEFAULT_IMAGE = 'crazymax/fail2ban:1.0.2';
+const MIN_DB_PURGE_AGE = Duration.days(1);
+
+/** The tag of an image reference (`repo:tag` or `repo:tag@sha256:…`), or 'latest' when it has none. */
+function imageTag(image: string): string {
+  const name = image.split('@')[0];
+  const lastSegment = name.slice(name.lastIndexOf('/') + 1);
+  return lastSegment.includes(':') ? lastSegment.slice(lastSegment.indexOf(':') + 1) : 'latest';
+}
+
+/** The ban database must outlive the longest (non-permanent) ban, or restarts forget bans. */
+function defaultDbPurgeAge(defaults: JailDefaults, jails: readonly JailProps[]): Duration {
+  const seconds = [defaults, ...jails]
+    .map((settings) => (settings.banTime ? banTimeSeconds(settings.banTime) : 0))
+    .filter(Number.isFinite);
+  return Duration.seconds(Math.max(MIN_DB_PURGE_AGE.toSeconds(), ...seconds));
+}
+
+/**
+ * fail2ban on every node of a k3s cluster: a privileged namespace, a ConfigMap with `jail.local` and the filters,
+ * and a DaemonSet that rolls its pods whenever that ConfigMap's content changes.
+ */
+export class Fail2ban extends Construct {
+  /** The namespace everything lives in. */
+  public readonly namespace: string;
+  /** Labels that select the fail2ban pods (for `kubectl get pods -l`). */
+  public readonly selectorLabels: Record<string, string>;
+  /** The rendered `jail.local`. */
+  public readonly jailLocal: string;
+
+  constructor(scope: Construct, id: string, props: Fail2banProps) {
+    super(scope, id);
+    const namespace = props.namespace ?? 'fail2ban';
+    const name = props.name ?? 'fail2ban';
+    const image = props.image ?? DEFAULT_IMAGE;
+    const defaults = props.defaults ?? {};
+    const filters = props.filters ?? loadFilters();
+    const timeZone = props.timeZone ?? 'UTC';
+    const logLevel = props.logLevel ?? 'INFO';
+    const dbPurgeAge = props.dbPurgeAge ?? defaultDbPurgeAge(defaults, props.jails);
+    const tolerations = props.tolerations ?? [
+      kplus.NodeTaintQuery.exists('node-role.kubernetes.io/control-plane', { effect: kplus.TaintEffect.NO_SCHEDULE }),
+    ];
+    const resources = props.resources ?? {
+      cpu: { request: kplus.Cpu.millis(50) },
+      memory: { request: Size.mebibytes(64), limit: Size.mebibytes(256) },
+    };
+
+    const app: AppLabels = { name: 'fail2ban', instance: name, version: imageTag(image), component: 'intrusion-prevention', partOf: 'fail2ban' };
+    const labels = recommendedLabels(app);
+    this.namespace = namespace;
+    this.selectorLabels = selectorLabels(app);
+    this.jailLocal = renderJailLocal(defaults, props.jails);
+
+    new PrivilegedNamespace(this, 'Namespace', { name: namespace, labels });
+
+    const files: Record<string, string> = { 'jail.local': this.jailLocal };
+    for (const filter of filters) {
+      files[filterFileName(filter)] = filter.content;
+    }
+    const config = new Fail2banConfigMap(this, 'Config', { name: `${name}-config`, namespace, files, labels });
+
+    const daemonSet = new Fail2banDaemonSet(this, 'DaemonSet', {
+      name,
+      namespace,
+      image,
+      labels,
+      selectorLabels: this.selectorLabels,
+      env: {
+        TZ: timeZone,
+        F2B_LOG_TARGET: 'STDOUT',
+        F2B_LOG_LEVEL: logLevel,
+        F2B_DB_PURGE_AGE: renderDuration(dbPurgeAge),
+      },
+      tolerations,
+      resources,
+      databaseHostPath: props.databaseHostPath ?? '/var/lib/fail2ban',
+      priorityClassName: props.priorityClassName ?? 'system-node-critical',
+      terminationGracePeriod: props.terminationGracePeriod ?? Duration.seconds(30),
+      config,
+    });
+    daemonSet.addConfigFile('jail.local', '/data/jail.d/jail.local');
+    for (const filter of filters) {
+      daemonSet.addConfigFile(filterFileName(filter), `/data/filter.d/${filterFileName(filter)}`);
+    }
+  }
+}

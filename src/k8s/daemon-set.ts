@@ -1,0 +1,132 @@
+import { ApiObject, Duration, JsonPatch } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { IntOrString } from 'cdk8s-plus-28/lib/imports/k8s';
+import { Construct } from 'constructs';
+import { CONTAINER_LOG_DIR, HOST_LOG_DIR } from '../config/log-path';
+
+/** Pod-template annotation with the sha256 of the ConfigMap data: a new value rolls every pod. */
+export const CONFIG_HASH_ANNOTATION = 'fail2ban.cdk8s/config-sha256';
+
+/** Where the image keeps its sqlite ban database (`dbfile = /data/db/fail2ban.sqlite3`). */
+export const CONTAINER_DB_DIR = '/data/db';
+
+/** Props of {@link Fail2banDaemonSet}. */
+export interface Fail2banDaemonSetProps {
+  /** DaemonSet name. */
+  readonly name: string;
+  /** Namespace of the DaemonSet. */
+  readonly namespace: string;
+  /** Container image, pinned to a tag. */
+  readonly image: string;
+  /** Labels of the DaemonSet and its pods. */
+  readonly labels: Record<string, string>;
+  /** The subset of `labels` that selects the pods; immutable once applied. */
+  readonly selectorLabels: Record<string, string>;
+  /** Environment of the fail2ban container. */
+  readonly env: Record<string, string>;
+  /** Taints the pods tolerate. */
+  readonly tolerations: kplus.NodeTaintQuery[];
+  /** Requests and limits of the fail2ban container. */
+  readonly resources: kplus.ContainerResources;
+  /** Host directory that keeps the ban database across restarts, mounted at `/data/db`. */
+  readonly databaseHostPath: string;
+  /** Pod priority class, so that the node keeps fail2ban when it evicts. */
+  readonly priorityClassName: string;
+  /** Time fail2ban gets on stop to remove its nftables rules. */
+  readonly terminationGracePeriod: Duration;
+  /** The ConfigMap whose hash goes into the pod template. */
+  readonly config: { readonly configMap: kplus.ConfigMap; readonly hash: string };
+}
+
+/**
+ * fail2ban on every node: privileged, in the host's network and PID namespaces, reading the host's logs and
+ * banning into the host's nftables.
+ */
+export class Fail2banDaemonSet extends Construct {
+  /** The fail2ban container, for further mounts. */
+  public readonly container: kplus.Container;
+  private readonly daemonSet: kplus.DaemonSet;
+  private readonly configVolume: kplus.Volume;
+
+  constructor(scope: Construct, id: string, props: Fail2banDaemonSetProps) {
+    super(scope, id);
+
+    this.daemonSet = new kplus.DaemonSet(this, 'Resource', {
+      metadata: { name: props.name, namespace: props.namespace, labels: props.labels },
+      podMetadata: { labels: props.labels, annotations: { [CONFIG_HASH_ANNOTATION]: props.config.hash } },
+      // The default selector is a hash of the construct path: renaming a construct would change an immutable field.
+      select: false,
+      hostNetwork: true,
+      dns: { policy: kplus.DnsPolicy.CLUSTER_FIRST_WITH_HOST_NET },
+      securityContext: { ensureNonRoot: false },
+      automountServiceAccountToken: false,
+      terminationGracePeriod: props.terminationGracePeriod,
+    });
+    this.daemonSet.select(kplus.LabelSelector.of({ labels: props.selectorLabels }));
+    // cdk8s-plus labels pods with that hash even without selecting on it: a rename would roll every pod for nothing.
+    ApiObject.of(this.daemonSet).addJsonPatch(JsonPatch.remove('/spec/template/metadata/labels/cdk8s.io~1metadata.addr'));
+    this.daemonSet.scheduling.tolerate(kplus.Node.tainted(...props.tolerations));
+    this.patchPodSpec('hostPid', true);
+    this.patchPodSpec('priorityClassName', props.priorityClassName);
+    ApiObject.of(this.daemonSet).addJsonPatch(
+      JsonPatch.add('/spec/updateStrategy', { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: IntOrString.fromNumber(1) } }),
+    );
+
+    const ping = ['fail2ban-client', 'ping'];
+    this.container = this.daemonSet.addContainer({
+      name: 'fail2ban',
+      image: props.image,
+      imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+      // nftables needs privileges; the entrypoint writes under /etc and runs as root.
+      securityContext: {
+        privileged: true,
+        ensureNonRoot: false,
+        user: 0,
+        group: 0,
+        readOnlyRootFilesystem: false,
+        allowPrivilegeEscalation: true,
+      },
+      envVariables: Object.fromEntries(Object.entries(props.env).map(([key, value]) => [key, kplus.EnvValue.fromValue(value)])),
+      resources: props.resources,
+      liveness: kplus.Probe.fromCommand(ping, {
+        initialDelaySeconds: Duration.seconds(30),
+        periodSeconds: Duration.seconds(30),
+        timeoutSeconds: Duration.seconds(10),
+        failureThreshold: 3,
+      }),
+      readiness: kplus.Probe.fromCommand(ping, {
+        initialDelaySeconds: Duration.seconds(5),
+        periodSeconds: Duration.seconds(10),
+        timeoutSeconds: Duration.seconds(10),
+      }),
+    });
+
+    this.addHostPathMount('host-logs', HOST_LOG_DIR, CONTAINER_LOG_DIR, kplus.HostPathVolumeType.DIRECTORY, true);
+    this.addHostPathMount('xtables-lock', '/run/xtables.lock', '/run/xtables.lock', kplus.HostPathVolumeType.FILE_OR_CREATE, false);
+    this.addHostPathMount('database', props.databaseHostPath, CONTAINER_DB_DIR, kplus.HostPathVolumeType.DIRECTORY_OR_CREATE, false);
+    this.configVolume = kplus.Volume.fromConfigMap(this, 'config', props.config.configMap, { name: 'config' });
+  }
+
+  /**
+   * Mounts one ConfigMap key as a regular file: the image links files from `/data/filter.d` only when they are
+   * regular files, which a directory mount of a ConfigMap (symlinks) is not. subPath mounts never update, which is
+   * why the config hash rolls the pods.
+   */
+  public addConfigFile(key: string, containerPath: string): void {
+    this.container.mount(containerPath, this.configVolume, { subPath: key, readOnly: true });
+  }
+
+  /** Mounts a host path into the fail2ban container. */
+  public addHostPathMount(name: string, hostPath: string, containerPath: string, type: kplus.HostPathVolumeType, readOnly: boolean): void {
+    const volume = kplus.Volume.fromHostPath(this, name, name, { path: hostPath, type });
+    this.container.mount(containerPath, volume, { readOnly });
+  }
+
+  /**
+   * cdk8s-plus-28 has no prop for these pod fields. Patches apply before the L1 object maps its TypeScript names to
+   * Kubernetes ones, so they must use the L1 name (`hostPid`, not `hostPID`, which would be silently dropped).
+   */
+  private patchPodSpec(l1Field: string, value: unknown): void {
+    ApiObject.of(this.daemonSet).addJsonPatch(JsonPatch.add(`/spec/template/spec/${l1Field}`, value));
+  }
+}

@@ -1,0 +1,61 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { Fail2banProps } from '../src/fail2ban';
+import { buildApp, homelab } from '../src/main';
+import { ManifestFiles, renderManifests } from '../src/synth/manifests';
+
+/** The files `npm run synth` would write for these props (the homelab by default). */
+export function synth(props: Partial<Fail2banProps> = {}): ManifestFiles {
+  return renderManifests(buildApp({ ...homelab, ...props }));
+}
+
+/** Every YAML document of a file. */
+export function parseDocs(content: string): any[] {
+  return parseAllDocuments(content).map((doc) => doc.toJS());
+}
+
+/** The one object of a kind in the synthesized files. */
+export function objectOf(files: ManifestFiles, kind: string): any {
+  const objects = Object.values(files)
+    .flatMap(parseDocs)
+    .filter((o) => o.kind === kind);
+  expect(objects).toHaveLength(1);
+  return objects[0];
+}
+
+/** A fresh temporary directory, removed by the caller with `fs.rmSync(dir, { recursive: true })`. */
+export function tempDir(prefix = 'fail2ban-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Reads a directory into name → content. */
+export function readTree(dir: string): Record<string, string> {
+  return Object.fromEntries(
+    fs
+      .readdirSync(dir)
+      .sort()
+      .map((name) => [name, fs.readFileSync(path.join(dir, name), 'utf8')]),
+  );
+}
+
+/** Sections of an INI file (fail2ban's `jail.local`) as section → key → value; continuation lines are joined. */
+export function parseIni(text: string): Record<string, Record<string, string>> {
+  const sections: Record<string, Record<string, string>> = {};
+  let section: Record<string, string> | undefined;
+  let lastKey: string | undefined;
+  for (const line of text.split('\n')) {
+    const header = /^\[(.+)\]$/.exec(line);
+    const entry = /^([^\s#=][^=]*?)\s*=\s*(.*)$/.exec(line);
+    if (header) {
+      section = sections[header[1]] = {};
+    } else if (/^\s+\S/.test(line) && section && lastKey) {
+      section[lastKey] += `\n${line.trim()}`;
+    } else if (entry && section) {
+      lastKey = entry[1];
+      section[lastKey] = entry[2];
+    }
+  }
+  return sections;
+}

@@ -1,0 +1,254 @@
+import { Duration } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { configHash } from '../src/k8s/config-map';
+import { CONFIG_HASH_ANNOTATION } from '../src/k8s/daemon-set';
+import { homelab } from '../src/main';
+import { GENERATED_HEADER } from '../src/synth/manifests';
+import { objectOf, parseDocs, parseIni, synth } from './helpers';
+
+const files = synth();
+const namespace = objectOf(files, 'Namespace');
+const configMap = objectOf(files, 'ConfigMap');
+const daemonSet = objectOf(files, 'DaemonSet');
+const podSpec = daemonSet.spec.template.spec;
+const container = podSpec.containers[0];
+
+function mount(path: string): any {
+  return container.volumeMounts.find((m: any) => m.mountPath === path);
+}
+function volume(name: string): any {
+  return podSpec.volumes.find((v: any) => v.name === name);
+}
+function env(name: string): string | undefined {
+  return container.env.find((e: any) => e.name === name)?.value;
+}
+function hashOf(generated: Record<string, string>): string {
+  return objectOf(generated, 'DaemonSet').spec.template.metadata.annotations[CONFIG_HASH_ANNOTATION];
+}
+
+describe('generated files', () => {
+  test('are exactly the namespace, config map, daemon set and kustomization', () => {
+    expect(Object.keys(files).sort()).toEqual(['configmap.yaml', 'daemonset.yaml', 'kustomization.yaml', 'namespace.yaml']);
+  });
+
+  test.each(Object.keys(files))('%s matches its snapshot', (name) => {
+    expect(files[name]).toMatchSnapshot();
+  });
+
+  test.each(Object.keys(files))('%s starts with a generated-file comment naming the command', (name) => {
+    expect(files[name].split('\n')[0]).toBe(GENERATED_HEADER);
+    expect(GENERATED_HEADER).toContain('npm run synth');
+  });
+
+  test('the kustomization lists every other file', () => {
+    const kustomization = parseDocs(files['kustomization.yaml'])[0];
+    expect(kustomization.kind).toBe('Kustomization');
+    expect(kustomization.resources).toEqual(['configmap.yaml', 'daemonset.yaml', 'namespace.yaml']);
+  });
+
+  test('the same input gives byte-identical output', () => {
+    expect(synth()).toEqual(files);
+  });
+});
+
+describe('namespace', () => {
+  test('is fail2ban and admits privileged pods in every Pod Security mode', () => {
+    expect(namespace.metadata.name).toBe('fail2ban');
+    for (const mode of ['enforce', 'audit', 'warn']) {
+      expect(namespace.metadata.labels[`pod-security.kubernetes.io/${mode}`]).toBe('privileged');
+    }
+  });
+
+  test('carries no metadata.namespace', () => {
+    expect(namespace.metadata).not.toHaveProperty('namespace');
+  });
+});
+
+describe('config map', () => {
+  test('is fail2ban-config with jail.local and one key per filter file', () => {
+    expect(configMap.metadata).toMatchObject({ name: 'fail2ban-config', namespace: 'fail2ban' });
+    expect(Object.keys(configMap.data).sort()).toEqual(['jail.local', 'k3s-apiserver.conf']);
+  });
+
+  test('keys are valid ConfigMap keys', () => {
+    for (const key of Object.keys(configMap.data)) {
+      expect(key).toMatch(/^[-._a-zA-Z0-9]+$/);
+    }
+  });
+
+  test('jail.local reproduces the seed: defaults, sshd and k3s-apiserver', () => {
+    const ini = parseIni(configMap.data['jail.local']);
+    expect(ini.DEFAULT).toEqual({
+      ignoreip: '127.0.0.1/8 ::1 100.64.0.0/10',
+      banaction: 'nftables-multiport',
+      backend: 'auto',
+      findtime: '10m',
+      bantime: '1h',
+      maxretry: '5',
+    });
+    expect(ini.sshd).toEqual({ enabled: 'true', logpath: '/var/log/host/auth.log', maxretry: '3', bantime: '24h' });
+    expect(ini['k3s-apiserver']).toEqual({
+      enabled: 'true',
+      filter: 'k3s-apiserver',
+      logpath: '/var/log/host/syslog',
+      maxretry: '10',
+      bantime: '1h',
+    });
+  });
+
+  test('a jail with several log files writes them as continuation lines', () => {
+    const generated = synth({ jails: [{ name: 'sshd', logPath: ['/var/log/host/auth.log', '/var/log/host/secure'] }] });
+    const ini = parseIni(objectOf(generated, 'ConfigMap').data['jail.local']);
+    expect(ini.sshd.logpath).toBe('/var/log/host/auth.log\n/var/log/host/secure');
+  });
+
+  test('the filter key holds the file from filters/ byte for byte', () => {
+    const fs = require('node:fs');
+    expect(configMap.data['k3s-apiserver.conf']).toBe(fs.readFileSync('filters/k3s-apiserver.conf', 'utf8'));
+  });
+});
+
+describe('daemon set', () => {
+  test('runs the pinned image, pulled only when missing', () => {
+    expect(container.image).toBe('crazymax/fail2ban:1.0.2');
+    expect(container.imagePullPolicy).toBe('IfNotPresent');
+  });
+
+  test('uses the host network and PID namespaces with cluster DNS', () => {
+    expect(podSpec.hostNetwork).toBe(true);
+    expect(podSpec.hostPID).toBe(true);
+    expect(podSpec).not.toHaveProperty('hostPid');
+    expect(podSpec.dnsPolicy).toBe('ClusterFirstWithHostNet');
+  });
+
+  test('runs privileged as root on a writable root filesystem', () => {
+    expect(container.securityContext).toMatchObject({
+      privileged: true,
+      runAsUser: 0,
+      runAsNonRoot: false,
+      readOnlyRootFilesystem: false,
+      allowPrivilegeEscalation: true,
+    });
+    expect(podSpec.securityContext.runAsNonRoot).toBe(false);
+  });
+
+  test('tolerates the control-plane taint by default', () => {
+    expect(podSpec.tolerations).toEqual([{ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists', effect: 'NoSchedule' }]);
+  });
+
+  test('can tolerate every taint', () => {
+    const generated = synth({ tolerations: [kplus.NodeTaintQuery.any()] });
+    expect(objectOf(generated, 'DaemonSet').spec.template.spec.tolerations).toEqual([{ operator: 'Exists' }]);
+  });
+
+  test('mounts the host logs read-only at /var/log/host', () => {
+    expect(mount('/var/log/host')).toMatchObject({ name: 'host-logs', readOnly: true });
+    expect(volume('host-logs').hostPath).toEqual({ path: '/var/log', type: 'Directory' });
+  });
+
+  test('mounts jail.local and each filter by subPath, read-only', () => {
+    expect(mount('/data/jail.d/jail.local')).toEqual({ name: 'config', mountPath: '/data/jail.d/jail.local', subPath: 'jail.local', readOnly: true });
+    expect(mount('/data/filter.d/k3s-apiserver.conf')).toEqual({
+      name: 'config',
+      mountPath: '/data/filter.d/k3s-apiserver.conf',
+      subPath: 'k3s-apiserver.conf',
+      readOnly: true,
+    });
+    expect(volume('config').configMap.name).toBe('fail2ban-config');
+  });
+
+  test('shares the host xtables lock', () => {
+    expect(mount('/run/xtables.lock')).toMatchObject({ name: 'xtables-lock' });
+    expect(mount('/run/xtables.lock').readOnly).toBeFalsy();
+    expect(volume('xtables-lock').hostPath).toEqual({ path: '/run/xtables.lock', type: 'FileOrCreate' });
+  });
+
+  test('keeps the ban database where the image writes it: /data/db, from the host /var/lib/fail2ban', () => {
+    expect(mount('/data/db')).toMatchObject({ name: 'database' });
+    expect(mount('/data/db').readOnly).toBeFalsy();
+    expect(volume('database').hostPath).toEqual({ path: '/var/lib/fail2ban', type: 'DirectoryOrCreate' });
+    expect(mount('/var/lib/fail2ban')).toBeUndefined();
+  });
+
+  test('sets the time zone, stdout logging, log level and a purge age of at least the longest ban', () => {
+    expect(env('TZ')).toBe('UTC');
+    expect(env('F2B_LOG_TARGET')).toBe('STDOUT');
+    expect(env('F2B_LOG_LEVEL')).toBe('INFO');
+    expect(env('F2B_DB_PURGE_AGE')).toBe('24h');
+  });
+
+  test('raises the purge age to a longer ban time', () => {
+    const generated = synth({ jails: [{ name: 'sshd', logPath: '/var/log/host/auth.log', banTime: Duration.days(3) }] });
+    const env3d = objectOf(generated, 'DaemonSet').spec.template.spec.containers[0].env;
+    expect(env3d).toContainEqual({ name: 'F2B_DB_PURGE_AGE', value: '72h' });
+  });
+
+  test('probes liveness and readiness with fail2ban-client ping', () => {
+    expect(container.livenessProbe.exec.command).toEqual(['fail2ban-client', 'ping']);
+    expect(container.readinessProbe.exec.command).toEqual(['fail2ban-client', 'ping']);
+  });
+
+  test('requests little and limits memory instead of the cdk8s-plus defaults', () => {
+    expect(container.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } });
+  });
+
+  test('is node-critical, rolls one node at a time and gives fail2ban 30 s to remove its rules', () => {
+    expect(podSpec.priorityClassName).toBe('system-node-critical');
+    expect(daemonSet.spec.updateStrategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } });
+    expect(podSpec.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(30);
+  });
+
+  test('selects pods by stable name/instance labels, never the construct-path hash', () => {
+    expect(daemonSet.spec.selector).toEqual({
+      matchLabels: { 'app.kubernetes.io/name': 'fail2ban', 'app.kubernetes.io/instance': 'fail2ban' },
+    });
+    expect(JSON.stringify(daemonSet)).not.toContain('cdk8s.io/metadata.addr');
+    expect(daemonSet.spec.template.metadata.labels).toMatchObject(daemonSet.spec.selector.matchLabels);
+  });
+
+  test('every object carries the recommended labels', () => {
+    for (const object of [namespace, configMap, daemonSet]) {
+      expect(object.metadata.labels).toMatchObject({
+        'app.kubernetes.io/name': 'fail2ban',
+        'app.kubernetes.io/instance': 'fail2ban',
+        'app.kubernetes.io/version': '1.0.2',
+        'app.kubernetes.io/component': 'intrusion-prevention',
+        'app.kubernetes.io/part-of': 'fail2ban',
+        'app.kubernetes.io/managed-by': 'cdk8s',
+      });
+    }
+  });
+});
+
+describe('config hash annotation', () => {
+  test('is the sha256 of the config map data', () => {
+    const expected = require('node:crypto')
+      .createHash('sha256')
+      .update(JSON.stringify(Object.keys(configMap.data).sort().map((k) => [k, configMap.data[k]])))
+      .digest('hex');
+    expect(hashOf(files)).toBe(expected);
+    expect(configHash(configMap.data)).toBe(expected);
+  });
+
+  test('does not depend on key order', () => {
+    expect(configHash({ a: '1', b: '2' })).toBe(configHash({ b: '2', a: '1' }));
+  });
+
+  test('stays the same when nothing changes', () => {
+    expect(hashOf(synth())).toBe(hashOf(files));
+  });
+
+  test('changes when a jail setting changes', () => {
+    const jails = homelab.jails.map((jail) => (jail.name === 'sshd' ? { ...jail, maxRetry: 4 } : jail));
+    expect(hashOf(synth({ jails }))).not.toBe(hashOf(files));
+  });
+
+  test('changes when a filter changes by one byte', () => {
+    const filters = [{ name: 'k3s-apiserver', content: `${configMap.data['k3s-apiserver.conf']} ` }];
+    expect(hashOf(synth({ filters }))).not.toBe(hashOf(files));
+  });
+
+  test('does not change for settings outside the config map', () => {
+    expect(hashOf(synth({ image: 'crazymax/fail2ban:1.0.3' }))).toBe(hashOf(files));
+  });
+});
