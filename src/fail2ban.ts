@@ -1,10 +1,13 @@
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { banTimeSeconds, renderDuration } from './config/duration';
+import { TimeSpan, banTimeSeconds, renderDuration } from './config/duration';
+import { Fail2banConfigError } from './config/errors';
 import { FilterFile, filterFileName, loadFilters } from './config/filter';
 import { JailDefaults, JailProps } from './config/jail';
+import { imageTag } from './config/image';
 import { renderJailLocal } from './config/jail-local';
+import { validateConfig } from './config/validate';
 import { Fail2banConfigMap } from './k8s/config-map';
 import { Fail2banDaemonSet } from './k8s/daemon-set';
 import { AppLabels, recommendedLabels, selectorLabels } from './k8s/labels';
@@ -27,12 +30,16 @@ export interface Fail2banProps {
   readonly name?: string;
   /** Container image, pinned to a tag. @default 'crazymax/fail2ban:1.0.2' */
   readonly image?: string;
+  /** Accept an image without a version tag (or `latest`), knowing nodes may then run different versions. @default false */
+  readonly allowUnpinnedImage?: boolean;
+  /** Accept host names in `ignoreIp`, knowing fail2ban resolves them through DNS at every ban. @default false */
+  readonly allowHostnamesInIgnoreIp?: boolean;
   /** IANA time zone of the hosts' logs; must match them, or failures in local-time logs are silently not counted. @default 'UTC' */
   readonly timeZone?: string;
   /** fail2ban's log level. @default 'INFO' */
   readonly logLevel?: LogLevel;
   /** Age after which bans are purged from the database; at least the longest ban time. @default the longest ban time, at least 1 day */
-  readonly dbPurgeAge?: Duration;
+  readonly dbPurgeAge?: TimeSpan;
   /** Taints the pods tolerate; `[kplus.NodeTaintQuery.any()]` runs on every node whatever its taints. @default control-plane NoSchedule */
   readonly tolerations?: kplus.NodeTaintQuery[];
   /** Requests and limits of the fail2ban container. @default 50m CPU and 64Mi memory requested, 256Mi memory limit */
@@ -48,17 +55,10 @@ export interface Fail2banProps {
 export const DEFAULT_IMAGE = 'crazymax/fail2ban:1.0.2';
 const MIN_DB_PURGE_AGE = Duration.days(1);
 
-/** The tag of an image reference (`repo:tag` or `repo:tag@sha256:…`), or 'latest' when it has none. */
-function imageTag(image: string): string {
-  const name = image.split('@')[0];
-  const lastSegment = name.slice(name.lastIndexOf('/') + 1);
-  return lastSegment.includes(':') ? lastSegment.slice(lastSegment.indexOf(':') + 1) : 'latest';
-}
-
 /** The ban database must outlive the longest (non-permanent) ban, or restarts forget bans. */
 function defaultDbPurgeAge(defaults: JailDefaults, jails: readonly JailProps[]): Duration {
   const seconds = [defaults, ...jails]
-    .map((settings) => (settings.banTime ? banTimeSeconds(settings.banTime) : 0))
+    .map((settings) => (settings.banTime ? banTimeSeconds(settings.banTime) ?? 0 : 0))
     .filter(Number.isFinite);
   return Duration.seconds(Math.max(MIN_DB_PURGE_AGE.toSeconds(), ...seconds));
 }
@@ -88,12 +88,25 @@ export class Fail2ban extends Construct {
     const tolerations = props.tolerations ?? [
       kplus.NodeTaintQuery.exists('node-role.kubernetes.io/control-plane', { effect: kplus.TaintEffect.NO_SCHEDULE }),
     ];
+    const problems = validateConfig({
+      defaults,
+      jails: props.jails,
+      filters,
+      image,
+      timeZone,
+      dbPurgeAge: props.dbPurgeAge,
+      allowUnpinnedImage: props.allowUnpinnedImage ?? false,
+      allowHostnamesInIgnoreIp: props.allowHostnamesInIgnoreIp ?? false,
+    });
+    if (problems.length > 0) {
+      throw new Fail2banConfigError(problems);
+    }
     const resources = props.resources ?? {
       cpu: { request: kplus.Cpu.millis(50) },
       memory: { request: Size.mebibytes(64), limit: Size.mebibytes(256) },
     };
 
-    const app: AppLabels = { name: 'fail2ban', instance: name, version: imageTag(image), component: 'intrusion-prevention', partOf: 'fail2ban' };
+    const app: AppLabels = { name: 'fail2ban', instance: name, version: imageTag(image) ?? 'latest', component: 'intrusion-prevention', partOf: 'fail2ban' };
     const labels = recommendedLabels(app);
     this.namespace = namespace;
     this.selectorLabels = selectorLabels(app);

@@ -1,12 +1,11 @@
-import { Duration } from 'cdk8s';
-import { BanTime } from './duration';
+import { BanTime, TimeSpan } from './duration';
 
 /** Settings that `[DEFAULT]` and every jail share; a jail's value overrides the default's. */
 export interface JailSettings {
   /** Failures within `findTime` that trigger a ban. @default fail2ban's own (5) */
   readonly maxRetry?: number;
   /** Window in which failures are counted. @default fail2ban's own (10m) */
-  readonly findTime?: Duration;
+  readonly findTime?: TimeSpan;
   /** How long an address stays banned. @default fail2ban's own (10m) */
   readonly banTime?: BanTime;
   /** Action that bans, from the image's `action.d` (e.g. `nftables-multiport`). @default fail2ban's own */

@@ -45,15 +45,26 @@ export function writeTreeAtomically(dir: string, files: Record<string, string>):
     return false;
   }
   const scratch = fs.mkdtempSync(path.join(parent, scratchPrefix(dir)));
-  const next = path.join(scratch, 'next');
-  fs.mkdirSync(next);
-  for (const [name, content] of Object.entries(files)) {
-    fs.writeFileSync(path.join(next, name), content);
+  try {
+    const next = path.join(scratch, 'next');
+    const previous = path.join(scratch, 'previous');
+    fs.mkdirSync(next);
+    for (const [name, content] of Object.entries(files)) {
+      fs.writeFileSync(path.join(next, name), content);
+    }
+    if (fs.existsSync(dir)) {
+      fs.renameSync(dir, previous);
+    }
+    try {
+      fs.renameSync(next, dir);
+    } catch (error) {
+      if (fs.existsSync(previous)) {
+        fs.renameSync(previous, dir);
+      }
+      throw error;
+    }
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
   }
-  if (fs.existsSync(dir)) {
-    fs.renameSync(dir, path.join(scratch, 'previous'));
-  }
-  fs.renameSync(next, dir);
-  fs.rmSync(scratch, { recursive: true, force: true });
   return true;
 }

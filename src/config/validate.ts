@@ -1,0 +1,211 @@
+import { isIP } from 'node:net';
+import { BanTime, TimeSpan, banTimeSeconds, timeSpanSeconds } from './duration';
+import { FilterFile, filterFileName } from './filter';
+import { isPinned } from './image';
+import { checkFilterFile } from './filter-check';
+import { JailDefaults, JailProps, JailSettings } from './jail';
+import { CONTAINER_LOG_DIR } from './log-path';
+import { STOCK_ACTIONS, STOCK_FILTERS } from './stock';
+import { didYouMean } from './suggest';
+
+/** What synth checks before it builds a single Kubernetes object. */
+export interface ConfigUnderValidation {
+  readonly defaults: JailDefaults;
+  readonly jails: readonly JailProps[];
+  readonly filters: readonly FilterFile[];
+  readonly image: string;
+  readonly allowUnpinnedImage: boolean;
+  readonly allowHostnamesInIgnoreIp: boolean;
+  readonly timeZone: string;
+  /** The purge age the user set; a computed default is always long enough. */
+  readonly dbPurgeAge?: TimeSpan;
+}
+
+const CONFIG_MAP_KEY = /^[-._a-zA-Z0-9]+$/;
+const JAIL_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
+const RESERVED_SECTIONS = ['DEFAULT', 'INCLUDES', 'KNOWN', 'Definition', 'Init'];
+const FILE_BACKENDS = ['auto', 'pyinotify', 'polling'];
+const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+const PORT_NAME = /^[a-z][a-z0-9-]*$/i;
+
+/** The part of a `name[param=value]` reference before its parameters. */
+function baseName(reference: string): string {
+  return reference.split('[')[0].trim();
+}
+
+function checkTimeSpan(where: string, key: string, span: TimeSpan): string[] {
+  const seconds = timeSpanSeconds(span);
+  if (seconds === undefined) {
+    return [`${where}: ${key} "${span}" is not a duration fail2ban 1.0.2 reads. Fix: use a cdk8s Duration (Duration.minutes(10)) or fail2ban's syntax: '600', '10m', '1h', '1d', '1w', '10 minutes', '1 day'.`];
+  }
+  if (seconds <= 0) {
+    return [`${where}: ${key} "${typeof span === 'string' ? span : `${seconds}s`}" must be longer than zero. Fix: give a positive duration${key === 'bantime' ? ", or 'permanent' for a ban that never ends" : ''}.`];
+  }
+  return [];
+}
+
+function checkBanTime(where: string, banTime: BanTime): string[] {
+  return banTime === 'permanent' ? [] : checkTimeSpan(where, 'bantime', banTime);
+}
+
+function checkIgnoreIp(where: string, entries: readonly string[], allowHostnames: boolean): string[] {
+  return entries.flatMap((entry) => {
+    const [address, prefix, ...rest] = entry.split('/');
+    const family = isIP(address);
+    const maxPrefix = family === 6 ? 128 : 32;
+    if (family && rest.length === 0 && (prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= maxPrefix))) {
+      return [];
+    }
+    if (family) {
+      return [`${where}: ignoreip "${entry}" has an invalid prefix length. Fix: write ADDRESS/N with N from 0 to ${maxPrefix}.`];
+    }
+    if (prefix === undefined && HOSTNAME.test(entry) && allowHostnames) {
+      return [];
+    }
+    if (prefix === undefined && HOSTNAME.test(entry)) {
+      return [`${where}: ignoreip "${entry}" is a host name; fail2ban would resolve it through DNS at every ban. Fix: write its IP address or CIDR range, or set allowHostnamesInIgnoreIp: true on purpose.`];
+    }
+    return [`${where}: ignoreip "${entry}" is neither an IPv4/IPv6 address nor a CIDR range. Fix: write e.g. 192.0.2.10, 198.51.100.0/24 or 2001:db8::/32.`];
+  });
+}
+
+function checkPort(where: string, port: string): string[] {
+  const inRange = (text: string) => /^\d+$/.test(text) && Number(text) >= 1 && Number(text) <= 65535;
+  const bad = port.split(',').map((item) => item.trim()).filter((item) => {
+    const range = /^(\d+):(\d+)$/.exec(item);
+    if (range) {
+      return !(inRange(range[1]) && inRange(range[2]) && Number(range[1]) <= Number(range[2]));
+    }
+    return !(inRange(item) || PORT_NAME.test(item));
+  });
+  return bad.length === 0
+    ? []
+    : [`${where}: port "${port}" has invalid entries (${bad.map((b) => `"${b}"`).join(', ')}). Fix: use port numbers 1-65535, ranges FROM:TO, or service names (ssh, https), separated by commas; leave port unset for all ports.`];
+}
+
+function checkLogPath(where: string, logPath: string | string[]): string[] {
+  const paths = typeof logPath === 'string' ? [logPath] : logPath;
+  if (paths.length === 0) {
+    return [`${where}: logpath is empty. Fix: name at least one log file, e.g. hostLog('auth.log').`];
+  }
+  return paths.flatMap((file) => {
+    if (file.endsWith('/') || file === CONTAINER_LOG_DIR || /(^|\/)journal(\/|$)/.test(file)) {
+      return [`${where}: logpath "${file}" is a directory; fail2ban would stop with IsADirectoryError. Fix: name a log file (k3s logs through rsyslog to hostLog('syslog')); the binary journal cannot be read by this image.`];
+    }
+    if (!file.startsWith(`${CONTAINER_LOG_DIR}/`)) {
+      return [`${where}: logpath "${file}" is outside the host log mount ${CONTAINER_LOG_DIR}; fail2ban would find no file and the whole server would exit. Fix: use hostLog('${file.split('/').pop()}') for the host's /var/log/${file.split('/').pop()}.`];
+    }
+    return [];
+  });
+}
+
+function checkSettings(where: string, settings: JailSettings, config: ConfigUnderValidation): string[] {
+  const problems: string[] = [];
+  if (settings.backend !== undefined && !FILE_BACKENDS.includes(settings.backend)) {
+    const journal = /systemd|journal/i.test(settings.backend);
+    problems.push(
+      journal
+        ? `${where}: backend "${settings.backend}" cannot work: the crazymax/fail2ban image is Alpine-based and has no python systemd module. Fix: backend 'auto' (or 'pyinotify', 'polling') with a log file, e.g. hostLog('syslog').`
+        : `${where}: backend "${settings.backend}" is unknown. Fix: use one of ${FILE_BACKENDS.map((b) => `'${b}'`).join(', ')}.`,
+    );
+  }
+  if (settings.maxRetry !== undefined && !(Number.isInteger(settings.maxRetry) && settings.maxRetry >= 1)) {
+    problems.push(`${where}: maxretry ${settings.maxRetry} is not a whole number of at least 1 (fail2ban accepts 0 and then bans on the first log line). Fix: set maxRetry to 1 or more.`);
+  }
+  if (settings.findTime !== undefined) {
+    problems.push(...checkTimeSpan(where, 'findtime', settings.findTime));
+  }
+  if (settings.banTime !== undefined) {
+    problems.push(...checkBanTime(where, settings.banTime));
+  }
+  if (settings.ignoreIp !== undefined) {
+    problems.push(...checkIgnoreIp(where, settings.ignoreIp, config.allowHostnamesInIgnoreIp));
+  }
+  if (settings.port !== undefined) {
+    problems.push(...checkPort(where, settings.port));
+  }
+  if (settings.banAction !== undefined && !STOCK_ACTIONS.includes(baseName(settings.banAction))) {
+    problems.push(`${where}: banaction "${settings.banAction}" is not an action the image ships (fail2ban 1.0.2's action.d).${didYouMean(baseName(settings.banAction), STOCK_ACTIONS)} Fix: name one of its actions, e.g. 'nftables-multiport'.`);
+  }
+  return problems;
+}
+
+function checkJail(jail: JailProps, config: ConfigUnderValidation): string[] {
+  const where = `jail "${jail.name}"`;
+  const problems = checkSettings(where, jail, config);
+  if (!JAIL_NAME.test(jail.name) || RESERVED_SECTIONS.includes(jail.name)) {
+    problems.push(`${where}: the name is not usable as a fail2ban jail (a jail.local section and nftables set name). Fix: use 1-32 letters, digits, '-' or '_', starting with a letter or digit, and not ${RESERVED_SECTIONS.join('/')}.`);
+  }
+  problems.push(...checkLogPath(where, jail.logPath));
+  const filter = baseName(jail.filter ?? jail.name);
+  const ours = config.filters.map((f) => f.name);
+  if (!ours.includes(filter) && !STOCK_FILTERS.includes(filter)) {
+    problems.push(`${where}: filter "${filter}" is neither in filters/ nor a stock filter of fail2ban 1.0.2 (fail2ban would skip the jail).${didYouMean(filter, [...ours, ...STOCK_FILTERS])} Fix: add filters/${filter}.conf or name an existing filter.`);
+  }
+  return problems;
+}
+
+function checkFilterKeys(filters: readonly FilterFile[]): string[] {
+  return filters
+    .filter((filter) => !CONFIG_MAP_KEY.test(filterFileName(filter)))
+    .map((filter) => {
+      const base = filter.name.split('/').pop()!.replace(/[^-._a-zA-Z0-9]/g, '-');
+      return `filter "${filter.name}": ConfigMap key "${filterFileName(filter)}" is invalid: keys may contain only letters, digits, '-', '_' and '.', never '/' or spaces. Fix: name the file filters/${base}.conf; the mount path /data/filter.d/${base}.conf is built from the key.`;
+    });
+}
+
+function duplicates(names: readonly string[]): string[] {
+  return [...new Set(names.filter((name, i) => names.indexOf(name) !== i))];
+}
+
+function checkImage(image: string, allowUnpinned: boolean): string[] {
+  if (allowUnpinned || isPinned(image)) {
+    return [];
+  }
+  return [`image "${image}" is not pinned to a version, so every node may run a different fail2ban after a pull. Fix: pin a tag (e.g. crazymax/fail2ban:1.0.2) or a digest, or set allowUnpinnedImage: true on purpose.`];
+}
+
+function checkTimeZone(timeZone: string): string[] {
+  let resolved: string | undefined;
+  try {
+    resolved = new Intl.DateTimeFormat('en', { timeZone }).resolvedOptions().timeZone;
+  } catch {
+    resolved = undefined;
+  }
+  if (resolved !== undefined && /^[A-Za-z0-9_+\-/]+$/.test(timeZone) && (resolved === timeZone || resolved.toLowerCase() !== timeZone.toLowerCase())) {
+    return [];
+  }
+  const hint = resolved ? ` Did you mean "${resolved}"?` : '';
+  return [`timeZone "${timeZone}" is not an IANA time zone name.${hint} Fix: use the hosts' zone as in /etc/timezone, e.g. 'Europe/Berlin' or 'UTC'.`];
+}
+
+function checkPurgeAge(config: ConfigUnderValidation): string[] {
+  if (config.dbPurgeAge === undefined) {
+    return [];
+  }
+  const problems = checkTimeSpan('dbPurgeAge (F2B_DB_PURGE_AGE)', 'value', config.dbPurgeAge);
+  const purge = timeSpanSeconds(config.dbPurgeAge);
+  const longest = [config.defaults, ...config.jails]
+    .map((s) => (s.banTime === undefined ? 0 : banTimeSeconds(s.banTime) ?? 0))
+    .filter(Number.isFinite)
+    .reduce((a, b) => Math.max(a, b), 0);
+  if (problems.length === 0 && purge !== undefined && purge < longest) {
+    problems.push(`dbPurgeAge (F2B_DB_PURGE_AGE) "${typeof config.dbPurgeAge === 'string' ? config.dbPurgeAge : `${purge}s`}" is shorter than the longest bantime (${longest}s): those bans would be purged from the database and lost on restart. Fix: set it to at least ${longest}s, or leave it unset.`);
+  }
+  return problems;
+}
+
+/** Every problem of a configuration, each naming the jail, setting or file, the bad value and the fix. */
+export function validateConfig(config: ConfigUnderValidation): string[] {
+  return [
+    ...checkImage(config.image, config.allowUnpinnedImage),
+    ...checkTimeZone(config.timeZone),
+    ...checkPurgeAge(config),
+    ...checkSettings('[DEFAULT]', config.defaults, config),
+    ...duplicates(config.jails.map((j) => j.name)).map((name) => `jail "${name}" is defined more than once; fail2ban would merge the sections silently. Fix: keep one jail per name.`),
+    ...config.jails.flatMap((jail) => checkJail(jail, config)),
+    ...duplicates(config.filters.map((f) => f.name)).map((name) => `filter "${name}" is given more than once. Fix: keep one filters/${name}.conf.`),
+    ...checkFilterKeys(config.filters),
+    ...config.filters.flatMap(checkFilterFile),
+  ];
+}

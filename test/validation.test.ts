@@ -1,0 +1,283 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Duration } from 'cdk8s';
+import { Fail2banConfigError } from '../src/config/errors';
+import { Fail2banProps } from '../src/fail2ban';
+import { buildApp, homelab } from '../src/main';
+import { runSynth } from '../src/synth/cli';
+import { tempDir } from './helpers';
+
+const goodFilter = { name: 'k3s-apiserver', content: fs.readFileSync('filters/k3s-apiserver.conf', 'utf8') };
+
+/** The problems synth reports for the homelab with these changes (none when it builds). */
+function problems(props: Partial<Fail2banProps>): string[] {
+  try {
+    buildApp({ ...homelab, ...props });
+    return [];
+  } catch (error) {
+    if (error instanceof Fail2banConfigError) {
+      return [...error.problems];
+    }
+    throw error;
+  }
+}
+
+/** The homelab with one sshd setting changed. */
+function sshd(settings: Record<string, unknown>): Partial<Fail2banProps> {
+  return { jails: homelab.jails.map((jail) => (jail.name === 'sshd' ? { ...jail, ...settings } : jail)) };
+}
+
+function expectOneProblem(props: Partial<Fail2banProps>, ...fragments: string[]): void {
+  const found = problems(props);
+  expect(found).toHaveLength(1);
+  for (const fragment of fragments) {
+    expect(found[0]).toContain(fragment);
+  }
+}
+
+test('the homelab configuration has no problems', () => {
+  expect(problems({})).toEqual([]);
+});
+
+describe('ConfigMap keys', () => {
+  test.each(['filter.d/x', 'my filter'])('a filter named "%s" is refused with the key rule and how the mount path is built', (name) => {
+    expectOneProblem(
+      { filters: [goodFilter, { name, content: goodFilter.content }] },
+      `filter "${name}"`,
+      "never '/'",
+      'mount path /data/filter.d/',
+    );
+  });
+});
+
+describe('backend', () => {
+  test.each(['systemd', 'systemd[journalflags=1]'])('"%s" is refused: the Alpine image has no systemd module', (backend) => {
+    expectOneProblem(sshd({ backend }), 'jail "sshd"', `backend "${backend}"`, 'no python systemd module', "Fix: backend 'auto'");
+  });
+
+  test('in [DEFAULT] it is refused too, naming [DEFAULT]', () => {
+    expectOneProblem({ defaults: { ...homelab.defaults, backend: 'systemd' } }, '[DEFAULT]: backend "systemd"');
+  });
+
+  test.each(['auto', 'pyinotify', 'polling'])('"%s" is accepted', (backend) => {
+    expect(problems(sshd({ backend }))).toEqual([]);
+  });
+});
+
+describe('logpath', () => {
+  test.each(['/var/log/host/journal', '/var/log/journal', '/var/log/host/', '/var/log/host'])('directory "%s" is refused with IsADirectoryError', (logPath) => {
+    expectOneProblem(sshd({ logPath }), 'jail "sshd"', `logpath "${logPath}" is a directory`, 'IsADirectoryError');
+  });
+
+  test('a file outside the host log mount is refused', () => {
+    expectOneProblem(sshd({ logPath: '/var/log/auth.log' }), 'outside the host log mount /var/log/host', "hostLog('auth.log')");
+  });
+
+  test('an empty list is refused', () => {
+    expectOneProblem(sshd({ logPath: [] }), 'logpath is empty');
+  });
+});
+
+describe('filters and actions', () => {
+  test('an unknown filter is refused with the nearest name', () => {
+    expectOneProblem(
+      { jails: [{ name: 'api', filter: 'k3s-apiservr', logPath: '/var/log/host/syslog' }] },
+      'jail "api": filter "k3s-apiservr" is neither in filters/ nor a stock filter',
+      'Did you mean "k3s-apiserver"?',
+    );
+  });
+
+  test('a jail without filter uses the stock filter of its name, and an unknown name is refused', () => {
+    expect(problems({ jails: [{ name: 'nginx-http-auth', logPath: '/var/log/host/nginx/error.log' }] })).toEqual([]);
+    expectOneProblem({ jails: [{ name: 'sshd-typo', logPath: '/var/log/host/auth.log' }] }, 'filter "sshd-typo"');
+  });
+
+  test('filter parameters are allowed on a known filter', () => {
+    expect(problems(sshd({ filter: 'sshd[mode=aggressive]' }))).toEqual([]);
+  });
+
+  test('an unknown banaction is refused with the nearest name', () => {
+    expectOneProblem({ defaults: { ...homelab.defaults, banAction: 'nftable-multiport' } }, 'banaction "nftable-multiport"', 'Did you mean "nftables-multiport"?');
+  });
+});
+
+describe('durations', () => {
+  test.each(['600', '10m', '1h', '24h', '1d', '1w', '10 minutes', '1 day'])('"%s" is accepted as fail2ban reads it', (findTime) => {
+    expect(problems(sshd({ findTime }))).toEqual([]);
+  });
+
+  test.each(['10 mins', '10 secs', 'PT10M', ''])('"%s" is refused with examples of what works', (findTime) => {
+    expectOneProblem(sshd({ findTime }), `jail "sshd": findtime "${findTime}" is not a duration fail2ban 1.0.2 reads`, "'10m'");
+  });
+
+  test('a negative ban time is refused in favour of explicit permanent', () => {
+    expectOneProblem(sshd({ banTime: '-1' }), 'bantime "-1" must be longer than zero', "'permanent'");
+    expect(problems(sshd({ banTime: 'permanent' }))).toEqual([]);
+  });
+
+  test('a zero Duration is refused', () => {
+    expectOneProblem(sshd({ findTime: Duration.seconds(0) }), 'findtime "0s" must be longer than zero');
+  });
+});
+
+describe('maxretry and findtime', () => {
+  test.each([0, -1, 2.5])('maxretry %p is refused', (maxRetry) => {
+    expectOneProblem(sshd({ maxRetry }), `jail "sshd": maxretry ${maxRetry} is not a whole number of at least 1`, 'bans on the first log line');
+  });
+});
+
+describe('ignoreip', () => {
+  test.each(['192.0.2.1', '198.51.100.0/24', '2001:db8::/32', '::1'])('"%s" is accepted', (entry) => {
+    expect(problems(sshd({ ignoreIp: [entry] }))).toEqual([]);
+  });
+
+  test.each(['192.0.2.0/33', '2001:db8::/129'])('"%s" has an invalid prefix length', (entry) => {
+    expectOneProblem(sshd({ ignoreIp: [entry] }), `ignoreip "${entry}" has an invalid prefix length`);
+  });
+
+  test('a host name is refused unless explicitly allowed', () => {
+    expectOneProblem(sshd({ ignoreIp: ['bastion.example.com'] }), 'is a host name', 'allowHostnamesInIgnoreIp');
+    expect(problems({ ...sshd({ ignoreIp: ['bastion.example.com'] }), allowHostnamesInIgnoreIp: true })).toEqual([]);
+  });
+
+  test('garbage is refused', () => {
+    expectOneProblem(sshd({ ignoreIp: ['192.0.2.1;reboot'] }), 'neither an IPv4/IPv6 address nor a CIDR range');
+  });
+});
+
+describe('jail names', () => {
+  test('a duplicate jail is refused', () => {
+    expectOneProblem({ jails: [...homelab.jails, homelab.jails[0]] }, 'jail "sshd" is defined more than once');
+  });
+
+  test.each(['my jail', 'a]b', 'DEFAULT', 'x'.repeat(33)])('"%s" is refused as a jail name', (name) => {
+    expect(problems({ jails: [{ name, filter: 'sshd', logPath: '/var/log/host/auth.log' }] })).toEqual([expect.stringContaining('is not usable as a fail2ban jail')]);
+  });
+});
+
+describe('database purge age', () => {
+  test('shorter than the longest bantime is refused', () => {
+    expectOneProblem({ dbPurgeAge: '1h' }, 'dbPurgeAge (F2B_DB_PURGE_AGE) "1h" is shorter than the longest bantime (86400s)');
+  });
+
+  test('at least the longest bantime is accepted', () => {
+    expect(problems({ dbPurgeAge: Duration.days(2) })).toEqual([]);
+  });
+});
+
+describe('time zone', () => {
+  test.each(['Mars/Olympus', 'europe/berlin', 'CET; rm'])('"%s" is refused', (timeZone) => {
+    expectOneProblem({ timeZone }, `timeZone "${timeZone}" is not an IANA time zone name`);
+  });
+
+  test('a wrongly cased zone gets the right spelling', () => {
+    expect(problems({ timeZone: 'europe/berlin' })[0]).toContain('Did you mean "Europe/Berlin"?');
+  });
+
+  test.each(['UTC', 'Europe/Berlin', 'America/New_York'])('"%s" is accepted', (timeZone) => {
+    expect(problems({ timeZone })).toEqual([]);
+  });
+});
+
+describe('filter files', () => {
+  const filter = (content: string) => ({ filters: [goodFilter, { name: 'custom', content }] });
+
+  test('without [Definition] it is refused', () => {
+    expectOneProblem(filter('[INCLUDES]\nbefore = common.conf\n'), 'filters/custom.conf: has no [Definition] section');
+  });
+
+  test('without failregex it is refused', () => {
+    expectOneProblem(filter('[Definition]\nignoreregex =\n'), 'filters/custom.conf: [Definition] has no failregex');
+  });
+
+  test('a failregex without a host tag is refused', () => {
+    expectOneProblem(filter('[Definition]\nfailregex = ^Failed login from \\S+$\n'), 'has no host tag', '<ADDR>');
+  });
+
+  test('a host tag reached through an interpolation counts', () => {
+    expect(problems(filter('[Definition]\n_peer = from <ADDR>\nfailregex = ^Failed login %(_peer)s$\n'))).toEqual([]);
+  });
+
+  test('a failregex Python could not compile is refused', () => {
+    expectOneProblem(filter('[Definition]\nfailregex = ^Failed (login from <ADDR>$\n'), 'is not a valid regular expression');
+  });
+
+  test('Python-only syntax is not mistaken for an error', () => {
+    expect(problems(filter('[Definition]\nfailregex = ^(?i)Failed (?P<user>\\w+) (?P=user) from <HOST>$\n'))).toEqual([]);
+  });
+});
+
+describe('image', () => {
+  test.each(['crazymax/fail2ban', 'crazymax/fail2ban:latest'])('"%s" is refused as unpinned', (image) => {
+    expectOneProblem({ image }, `image "${image}" is not pinned`, 'allowUnpinnedImage');
+  });
+
+  test('an unpinned image is allowed on purpose', () => {
+    expect(problems({ image: 'crazymax/fail2ban:latest', allowUnpinnedImage: true })).toEqual([]);
+  });
+
+  test('a digest or a registry with a port is pinned', () => {
+    expect(problems({ image: 'registry.example:5000/fail2ban:1.0.2' })).toEqual([]);
+    expect(problems({ image: `crazymax/fail2ban@sha256:${'a'.repeat(64)}` })).toEqual([]);
+  });
+});
+
+describe('ports', () => {
+  test.each(['ssh', '22,2222', '6443', '8000:8100', 'http,https'])('"%s" is accepted', (port) => {
+    expect(problems(sshd({ port }))).toEqual([]);
+  });
+
+  test.each(['0', '70000', '22;reboot', '9000:8000'])('"%s" is refused', (port) => {
+    expectOneProblem(sshd({ port }), `port "${port}" has invalid entries`, 'ranges FROM:TO');
+  });
+});
+
+test('all problems of a run are reported together', () => {
+  const found = problems({
+    image: 'crazymax/fail2ban',
+    timeZone: 'Nowhere/Land',
+    jails: [
+      { name: 'sshd', logPath: '/var/log/journal', backend: 'systemd', maxRetry: 0, findTime: '10 mins' },
+      { name: 'sshd', logPath: '/var/log/host/auth.log' },
+    ],
+  });
+  expect(found.length).toBeGreaterThanOrEqual(7);
+  for (const fragment of ['image', 'timeZone', 'backend', 'maxretry', 'findtime', 'logpath', 'more than once']) {
+    expect(found.some((p) => p.includes(fragment))).toBe(true);
+  }
+});
+
+describe('a failed synth', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = tempDir();
+  });
+  afterEach(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  function treeHash(root: string): string {
+    const hash = createHash('sha256');
+    for (const name of fs.readdirSync(root).sort()) {
+      const file = path.join(root, name);
+      hash.update(name);
+      hash.update(fs.statSync(file).isDirectory() ? treeHash(file) : fs.readFileSync(file));
+    }
+    return hash.digest('hex');
+  }
+
+  test('exits 1, lists every problem and leaves the output directory byte for byte as it was', () => {
+    const out = path.join(dir, 'manifests');
+    fs.mkdirSync(out);
+    fs.writeFileSync(path.join(out, 'daemonset.yaml'), 'previous content\n');
+    const before = treeHash(dir);
+    const err: string[] = [];
+    const code = runSynth(['--out', out], () => buildApp({ ...homelab, timeZone: 'Nowhere/Land', image: 'x' }), { out: () => undefined, err: (l) => err.push(l) });
+    expect(code).toBe(1);
+    expect(err.join('\n')).toContain(`nothing written to ${out}`);
+    expect(err.join('\n')).toContain('timeZone "Nowhere/Land"');
+    expect(err.join('\n')).toContain('image "x"');
+    expect(treeHash(dir)).toBe(before);
+  });
+});
