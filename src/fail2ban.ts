@@ -74,6 +74,8 @@ export class Fail2ban extends Construct {
   public readonly selectorLabels: Record<string, string>;
   /** The rendered `jail.local`. */
   public readonly jailLocal: string;
+  /** The DaemonSet, as Flux health checks and other tools refer to it. */
+  public readonly daemonSetRef: { readonly apiVersion: string; readonly kind: string; readonly name: string; readonly namespace: string };
 
   constructor(scope: Construct, id: string, props: Fail2banProps) {
     super(scope, id);
@@ -111,6 +113,7 @@ export class Fail2ban extends Construct {
     this.namespace = namespace;
     this.selectorLabels = selectorLabels(app);
     this.jailLocal = renderJailLocal(defaults, props.jails);
+    this.daemonSetRef = { apiVersion: 'apps/v1', kind: 'DaemonSet', name, namespace };
 
     new PrivilegedNamespace(this, 'Namespace', { name: namespace, labels });
 
@@ -142,6 +145,10 @@ export class Fail2ban extends Construct {
     daemonSet.addConfigFile('jail.local', '/data/jail.d/jail.local');
     for (const filter of filters) {
       daemonSet.addConfigFile(filterFileName(filter), `/data/filter.d/${filterFileName(filter)}`);
+    }
+    const optionalLogs = props.jails.filter((jail) => (jail.enabled ?? true) && jail.logMayBeMissing).flatMap((jail) => [jail.logPath].flat());
+    for (const containerPath of [...new Set(optionalLogs)].sort()) {
+      daemonSet.addOptionalHostLog(containerPath);
     }
   }
 }

@@ -1,7 +1,20 @@
 import { App, Chart, Duration } from 'cdk8s';
+import { k3sApiserverAuditJail, k3sAuditPolicy } from './config/k3s-audit';
 import { hostLog } from './config/log-path';
 import { Fail2ban, Fail2banProps } from './fail2ban';
-import { runSynth } from './synth/cli';
+import { FluxKustomization, FluxKustomizationProps } from './flux/kustomization';
+import { SynthPaths, runSynth } from './synth/cli';
+import { SynthOutput } from './synth/manifests';
+
+/** Where the generated files go in this repository. */
+export const paths: SynthPaths = {
+  manifestsDir: 'k3s/manifests/fail2ban',
+  files: {
+    flux: 'k3s/flux/fail2ban.yaml',
+    // Copied to the k3s server as /etc/rancher/k3s/audit-policy.yaml when the audit-log jail is turned on.
+    auditPolicy: 'k3s/host/audit-policy.yaml',
+  },
+};
 
 /** The homelab's fail2ban, as the operations document's tables describe it. */
 export const homelab: Fail2banProps = {
@@ -21,19 +34,33 @@ export const homelab: Fail2banProps = {
   jails: [
     { name: 'sshd', logPath: hostLog('auth.log'), maxRetry: 3, banTime: Duration.hours(24) },
     { name: 'k3s-apiserver', filter: 'k3s-apiserver', logPath: hostLog('syslog'), maxRetry: 10, banTime: Duration.hours(1) },
+    // Off until the k3s server writes its audit log (README: "The audit-log jail").
+    k3sApiserverAuditJail({ enabled: false }),
   ],
 };
 
-/** The app `npm run synth` writes: one chart holding the homelab's fail2ban. */
-export function buildApp(props: Fail2banProps = homelab): App {
+/** How Flux (namespace flux-system) syncs the folder. */
+export const fluxSync: Omit<FluxKustomizationProps, 'healthChecks'> = {
+  name: 'fail2ban',
+  namespace: 'flux-system',
+  path: `./${paths.manifestsDir}`,
+  sourceRef: { kind: 'GitRepository', name: 'flux-system' },
+  interval: Duration.minutes(10),
+};
+
+/** What `npm run synth` writes: the homelab's fail2ban, the Flux Kustomization that applies it, the audit policy. */
+export function buildApp(props: Fail2banProps = homelab): SynthOutput {
   const app = new App();
-  new Fail2ban(new Chart(app, 'fail2ban'), 'fail2ban', props);
-  return app;
+  const manifests = new Chart(app, 'fail2ban');
+  const fail2ban = new Fail2ban(manifests, 'fail2ban', props);
+  const flux = new Chart(app, 'flux');
+  new FluxKustomization(flux, 'fail2ban', { ...fluxSync, healthChecks: [fail2ban.daemonSetRef] });
+  return { manifests, files: { flux: flux.toJson(), auditPolicy: [k3sAuditPolicy()] } };
 }
 
-/** `npm run synth [-- --out DIR]`. */
+/** `npm run synth [-- --out DIR] [--check]`. */
 export function main(argv: string[] = process.argv.slice(2)): void {
-  process.exitCode = runSynth(argv, () => buildApp());
+  process.exitCode = runSynth(argv, () => buildApp(), paths);
 }
 
 if (require.main === module) {

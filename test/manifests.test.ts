@@ -1,8 +1,10 @@
 import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
+import { loadFilters } from '../src/config/filter';
+import { k3sApiserverAuditJail, k3sAuditPolicy } from '../src/config/k3s-audit';
 import { configHash } from '../src/k8s/config-map';
 import { CONFIG_HASH_ANNOTATION } from '../src/k8s/daemon-set';
-import { homelab } from '../src/main';
+import { homelab, paths } from '../src/main';
 import { GENERATED_HEADER } from '../src/synth/manifests';
 import { objectOf, parseDocs, parseIni, synth } from './helpers';
 
@@ -67,7 +69,7 @@ describe('namespace', () => {
 describe('config map', () => {
   test('is fail2ban-config with jail.local and one key per filter file', () => {
     expect(configMap.metadata).toMatchObject({ name: 'fail2ban-config', namespace: 'fail2ban' });
-    expect(Object.keys(configMap.data).sort()).toEqual(['jail.local', 'k3s-apiserver.conf']);
+    expect(Object.keys(configMap.data).sort()).toEqual(['jail.local', 'k3s-apiserver-audit.conf', 'k3s-apiserver.conf']);
   });
 
   test('keys are valid ConfigMap keys', () => {
@@ -94,6 +96,28 @@ describe('config map', () => {
       maxretry: '10',
       bantime: '1h',
     });
+  });
+
+  test('ships the audit-log jail turned off until the k3s server writes its audit log', () => {
+    const ini = parseIni(configMap.data['jail.local']);
+    expect(ini['k3s-apiserver-audit']).toEqual({
+      enabled: 'false',
+      filter: 'k3s-apiserver-audit',
+      logpath: '/var/log/host/k3s-audit.log',
+      maxretry: '10',
+    });
+  });
+
+  test('the audit-log jail can be turned on, and then its log file is created on nodes that lack it', () => {
+    const generated = synth({ jails: [k3sApiserverAuditJail({ enabled: true })] });
+    expect(parseIni(objectOf(generated, 'ConfigMap').data['jail.local'])['k3s-apiserver-audit'].enabled).toBe('true');
+    const spec = objectOf(generated, 'DaemonSet').spec.template.spec;
+    expect(spec.volumes).toContainEqual({ name: 'log-k3s-audit-log', hostPath: { path: '/var/log/k3s-audit.log', type: 'FileOrCreate' } });
+    expect(spec.containers[0].volumeMounts).toContainEqual({ name: 'log-k3s-audit-log', mountPath: '/var/log/host/k3s-audit.log', readOnly: true });
+  });
+
+  test('a turned-off jail creates no log file on the nodes', () => {
+    expect(JSON.stringify(podSpec.volumes)).not.toContain('k3s-audit');
   });
 
   test('a jail with several log files writes them as continuation lines', () => {
@@ -244,11 +268,27 @@ describe('config hash annotation', () => {
   });
 
   test('changes when a filter changes by one byte', () => {
-    const filters = [{ name: 'k3s-apiserver', content: `${configMap.data['k3s-apiserver.conf']} ` }];
+    const filters = loadFilters().map((f) => (f.name === 'k3s-apiserver' ? { ...f, content: `${f.content} ` } : f));
     expect(hashOf(synth({ filters }))).not.toBe(hashOf(files));
   });
 
   test('does not change for settings outside the config map', () => {
     expect(hashOf(synth({ image: 'crazymax/fail2ban:1.0.3' }))).toBe(hashOf(files));
+  });
+});
+
+describe('audit policy for the k3s server', () => {
+  test('drops authenticated traffic and keeps metadata of everything that failed authentication', () => {
+    expect(k3sAuditPolicy()).toEqual({
+      apiVersion: 'audit.k8s.io/v1',
+      kind: 'Policy',
+      omitStages: ['RequestReceived'],
+      rules: [{ level: 'None', userGroups: ['system:authenticated'] }, { level: 'Metadata' }],
+    });
+  });
+
+  test('is written to k3s/host/audit-policy.yaml', () => {
+    const fs = require('node:fs');
+    expect(parseDocs(fs.readFileSync(paths.files.auditPolicy, 'utf8'))).toEqual([k3sAuditPolicy()]);
   });
 });

@@ -1,13 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { buildApp } from '../src/main';
-import { DEFAULT_OUT_DIR, runSynth } from '../src/synth/cli';
+import { buildApp, paths } from '../src/main';
+import { runSynth } from '../src/synth/cli';
 import { readTree, synth, tempDir } from './helpers';
 
 function run(argv: string[]): { code: number; out: string; err: string } {
   const out: string[] = [];
   const err: string[] = [];
-  const code = runSynth(argv, () => buildApp(), { out: (l) => out.push(l), err: (l) => err.push(l) });
+  const code = runSynth(argv, () => buildApp(), paths, { out: (l) => out.push(l), err: (l) => err.push(l) });
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
@@ -20,7 +20,7 @@ afterEach(() => {
 });
 
 test('the committed k3s/manifests/fail2ban equals a fresh synth (run `npm run synth` and commit)', () => {
-  expect(readTree(DEFAULT_OUT_DIR)).toEqual(synth());
+  expect(readTree(paths.manifestsDir)).toEqual(synth());
 });
 
 test('--out writes the four files to another directory', () => {
@@ -43,7 +43,7 @@ test('a second synth with the same input leaves the files untouched', () => {
   run(['--out', out]);
   const before = fs.statSync(path.join(out, 'daemonset.yaml')).mtimeMs;
   const second = run(['--out', out]);
-  expect(second.out).toContain('up to date');
+  expect(second.out).toBe('synth: no change');
   expect(fs.statSync(path.join(out, 'daemonset.yaml')).mtimeMs).toBe(before);
 });
 
@@ -66,4 +66,35 @@ test('--help prints the usage and exits 0', () => {
   const result = run(['--help']);
   expect(result.code).toBe(0);
   expect(result.out).toContain('--out DIR');
+});
+
+test('--check passes on the committed files', () => {
+  const result = run(['--check']);
+  expect(result.out).toContain('up to date');
+  expect(result.code).toBe(0);
+});
+
+test('--check exits 1 naming each stale file, and writes nothing', () => {
+  const out = path.join(dir, 'manifests');
+  run(['--out', out]);
+  fs.writeFileSync(path.join(out, 'configmap.yaml'), fs.readFileSync(path.join(out, 'configmap.yaml'), 'utf8').replace('maxretry = 3', 'maxretry = 4'));
+  fs.rmSync(path.join(out, 'namespace.yaml'));
+  fs.writeFileSync(path.join(out, 'extra.yaml'), 'kind: Extra\n');
+  const before = readTree(out);
+  const result = run(['--out', out, '--check']);
+  expect(result.code).toBe(1);
+  expect(result.err).toContain('run `npm run synth`');
+  expect(result.err).toContain(`changed ${path.join(out, 'configmap.yaml')} (+1 -1 lines)`);
+  expect(result.err).toContain(`added ${path.join(out, 'namespace.yaml')}`);
+  expect(result.err).toContain(`removed ${path.join(out, 'extra.yaml')}`);
+  expect(readTree(out)).toEqual(before);
+});
+
+test('--out alone leaves the Flux file alone; --flux-out writes it where asked', () => {
+  const out = path.join(dir, 'manifests');
+  const flux = path.join(dir, 'flux', 'fail2ban.yaml');
+  run(['--out', out]);
+  expect(fs.existsSync(flux)).toBe(false);
+  expect(run(['--out', out, '--flux-out', flux]).code).toBe(0);
+  expect(fs.readFileSync(flux, 'utf8')).toBe(fs.readFileSync(paths.files.flux, 'utf8'));
 });

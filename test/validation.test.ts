@@ -3,12 +3,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Duration } from 'cdk8s';
 import { Fail2banConfigError } from '../src/config/errors';
+import { loadFilters } from '../src/config/filter';
 import { Fail2banProps } from '../src/fail2ban';
-import { buildApp, homelab } from '../src/main';
+import { buildApp, homelab, paths } from '../src/main';
 import { runSynth } from '../src/synth/cli';
 import { tempDir } from './helpers';
 
-const goodFilter = { name: 'k3s-apiserver', content: fs.readFileSync('filters/k3s-apiserver.conf', 'utf8') };
+const shipped = loadFilters();
+const goodFilter = shipped[0];
 
 /** The problems synth reports for the homelab with these changes (none when it builds). */
 function problems(props: Partial<Fail2banProps>): string[] {
@@ -43,7 +45,7 @@ test('the homelab configuration has no problems', () => {
 describe('ConfigMap keys', () => {
   test.each(['filter.d/x', 'my filter'])('a filter named "%s" is refused with the key rule and how the mount path is built', (name) => {
     expectOneProblem(
-      { filters: [goodFilter, { name, content: goodFilter.content }] },
+      { filters: [...shipped, { name, content: goodFilter.content }] },
       `filter "${name}"`,
       "never '/'",
       'mount path /data/filter.d/',
@@ -72,6 +74,10 @@ describe('logpath', () => {
 
   test('a file outside the host log mount is refused', () => {
     expectOneProblem(sshd({ logPath: '/var/log/auth.log' }), 'outside the host log mount /var/log/host', "hostLog('auth.log')");
+  });
+
+  test('a pattern cannot be created on the nodes', () => {
+    expectOneProblem(sshd({ logPath: '/var/log/host/auth*.log', logMayBeMissing: true }), 'logMayBeMissing needs plain file paths');
   });
 
   test('an empty list is refused', () => {
@@ -181,7 +187,7 @@ describe('time zone', () => {
 });
 
 describe('filter files', () => {
-  const filter = (content: string) => ({ filters: [goodFilter, { name: 'custom', content }] });
+  const filter = (content: string) => ({ filters: [...shipped, { name: 'custom', content }] });
 
   test('without [Definition] it is refused', () => {
     expectOneProblem(filter('[INCLUDES]\nbefore = common.conf\n'), 'filters/custom.conf: has no [Definition] section');
@@ -273,9 +279,9 @@ describe('a failed synth', () => {
     fs.writeFileSync(path.join(out, 'daemonset.yaml'), 'previous content\n');
     const before = treeHash(dir);
     const err: string[] = [];
-    const code = runSynth(['--out', out], () => buildApp({ ...homelab, timeZone: 'Nowhere/Land', image: 'x' }), { out: () => undefined, err: (l) => err.push(l) });
+    const code = runSynth(['--out', out], () => buildApp({ ...homelab, timeZone: 'Nowhere/Land', image: 'x' }), paths, { out: () => undefined, err: (l) => err.push(l) });
     expect(code).toBe(1);
-    expect(err.join('\n')).toContain(`nothing written to ${out}`);
+    expect(err.join('\n')).toContain('nothing written');
     expect(err.join('\n')).toContain('timeZone "Nowhere/Land"');
     expect(err.join('\n')).toContain('image "x"');
     expect(treeHash(dir)).toBe(before);

@@ -31,4 +31,6 @@ export interface JailProps extends JailSettings {
   readonly filter?: string;
   /** Whether the jail runs. @default true */
   readonly enabled?: boolean;
+  /** Create the log files empty on nodes that lack them (fail2ban stops when a jail has no log file). @default false */
+  readonly logMayBeMissing?: boolean;
 }

@@ -137,6 +137,10 @@ function checkJail(jail: JailProps, config: ConfigUnderValidation): string[] {
     problems.push(`${where}: the name is not usable as a fail2ban jail (a jail.local section and nftables set name). Fix: use 1-32 letters, digits, '-' or '_', starting with a letter or digit, and not ${RESERVED_SECTIONS.join('/')}.`);
   }
   problems.push(...checkLogPath(where, jail.logPath));
+  const globs = [jail.logPath].flat().filter((file) => /[*?[]/.test(file));
+  if (jail.logMayBeMissing && globs.length > 0) {
+    problems.push(`${where}: logMayBeMissing needs plain file paths, but logpath "${globs[0]}" is a pattern. Fix: name each file, or drop logMayBeMissing.`);
+  }
   const filter = baseName(jail.filter ?? jail.name);
   const ours = config.filters.map((f) => f.name);
   if (!ours.includes(filter) && !STOCK_FILTERS.includes(filter)) {

@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import { ApiObject, Duration, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { IntOrString } from 'cdk8s-plus-28/lib/imports/k8s';
@@ -114,6 +115,16 @@ export class Fail2banDaemonSet extends Construct {
    */
   public addConfigFile(key: string, containerPath: string): void {
     this.container.mount(containerPath, this.configVolume, { subPath: key, readOnly: true });
+  }
+
+  /**
+   * Makes sure a log file exists on every node: fail2ban stops altogether when an enabled jail finds no log file,
+   * e.g. the API-server audit log on agents. The kubelet creates the file empty where it is missing.
+   */
+  public addOptionalHostLog(containerPath: string): void {
+    const relative = path.posix.relative(CONTAINER_LOG_DIR, containerPath);
+    const name = `log-${relative.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`.slice(0, 63).replace(/-+$/, '');
+    this.addHostPathMount(name, path.posix.join(HOST_LOG_DIR, relative), containerPath, kplus.HostPathVolumeType.FILE_OR_CREATE, true);
   }
 
   /** Mounts a host path into the fail2ban container. */

@@ -68,3 +68,19 @@ export function writeTreeAtomically(dir: string, files: Record<string, string>):
   }
   return true;
 }
+
+/** Replaces one file by a rename, so that readers see the old or the new content, never a part. @returns whether it changed */
+export function writeFileAtomically(file: string, content: string): boolean {
+  if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === content) {
+    return false;
+  }
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const scratch = path.join(path.dirname(file), `.${path.basename(file)}.synth-${process.pid}`);
+  try {
+    fs.writeFileSync(scratch, content);
+    fs.renameSync(scratch, file);
+  } finally {
+    fs.rmSync(scratch, { force: true });
+  }
+  return true;
+}

@@ -1,20 +1,18 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { App } from 'cdk8s';
 import { Fail2banConfigError } from '../config/errors';
-import { writeTreeAtomically } from './atomic-write';
-import { renderManifests } from './manifests';
+import { writeFileAtomically, writeTreeAtomically } from './atomic-write';
+import { diffFiles, formatChanges, readDir } from './diff';
+import { ManifestFiles, SynthOutput, renderManifests, renderYamlFile } from './manifests';
 
-/** Where `npm run synth` writes: the folder Flux applies. */
-export const DEFAULT_OUT_DIR = 'k3s/manifests/fail2ban';
-
-export const USAGE = `usage: npm run synth -- [--out DIR]
-
-Synthesizes the fail2ban manifests from src/main.ts.
-
-  --out DIR   write to DIR instead of ${DEFAULT_OUT_DIR}
-  --help      show this text
-
-Exit codes: 0 written (or already up to date), 1 configuration errors (nothing written), 2 usage error.`;
+/** Where synth writes by default. */
+export interface SynthPaths {
+  /** The folder Flux applies. */
+  readonly manifestsDir: string;
+  /** Files outside that folder by role: `flux` (the Flux Kustomization), `auditPolicy` (for the k3s server). */
+  readonly files: Record<string, string>;
+}
 
 /** Where output and messages go; tests pass their own. */
 export interface SynthIo {
@@ -24,38 +22,94 @@ export interface SynthIo {
 
 const consoleIo: SynthIo = { out: (line) => console.log(line), err: (line) => console.error(line) };
 
-/** The `npm run synth` command: builds the app, renders every file in memory, then swaps them in at once. */
-export function runSynth(argv: string[], buildApp: () => App, io: SynthIo = consoleIo): number {
+export function usage(paths: SynthPaths): string {
+  return `usage: npm run synth -- [--out DIR] [--flux-out FILE] [--check]
+
+Synthesizes the fail2ban manifests from src/main.ts.
+
+  --out DIR         write the manifests to DIR instead of ${paths.manifestsDir}
+                    (the files outside it are then written only with --flux-out)
+  --flux-out FILE   write the Flux Kustomization to FILE instead of ${paths.files.flux}
+  --check           write nothing; exit 1 listing the differences when the files on disk are stale
+  --help            show this text
+
+Exit codes: 0 written or up to date, 1 configuration errors or (with --check) stale files, 2 usage error.`;
+}
+
+/** What synth would write: the folder's files by name, and the other files by path. */
+interface Rendered {
+  readonly folder: ManifestFiles;
+  readonly files: Record<string, string>;
+}
+
+function render(output: SynthOutput, filePaths: Record<string, string>): Rendered {
+  const files: Record<string, string> = {};
+  for (const [role, objects] of Object.entries(output.files ?? {})) {
+    if (filePaths[role] !== undefined) {
+      files[filePaths[role]] = renderYamlFile(objects);
+    }
+  }
+  return { folder: renderManifests(output.manifests), files };
+}
+
+/** The `npm run synth` command: builds the charts, renders every file in memory, then swaps them in at once. */
+export function runSynth(argv: string[], build: () => SynthOutput, paths: SynthPaths, io: SynthIo = consoleIo): number {
   let values;
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { out: { type: 'string' }, help: { type: 'boolean' } },
+      options: { out: { type: 'string' }, 'flux-out': { type: 'string' }, check: { type: 'boolean' }, help: { type: 'boolean' } },
       strict: true,
       allowPositionals: false,
     }));
   } catch (error) {
-    io.err(`${(error as Error).message}\n\n${USAGE}`);
+    io.err(`${(error as Error).message}\n\n${usage(paths)}`);
     return 2;
   }
   if (values.help) {
-    io.out(USAGE);
+    io.out(usage(paths));
     return 0;
   }
   // The cdk8s CLI (`cdk8s synth`) tells the app where to write through CDK8S_OUTDIR.
-  const outDir = values.out ?? process.env.CDK8S_OUTDIR ?? DEFAULT_OUT_DIR;
+  const manifestsDir = values.out ?? process.env.CDK8S_OUTDIR ?? paths.manifestsDir;
+  const defaultLayout = manifestsDir === paths.manifestsDir;
+  const filePaths = defaultLayout ? { ...paths.files } : {};
+  if (values['flux-out'] !== undefined) {
+    filePaths.flux = values['flux-out'];
+  }
 
-  let files;
+  let rendered;
   try {
-    files = renderManifests(buildApp());
+    rendered = render(build(), filePaths);
   } catch (error) {
     if (error instanceof Fail2banConfigError) {
-      io.err(`synth: nothing written to ${outDir}.\n${error.message}`);
+      io.err(`synth: nothing written.\n${error.message}`);
       return 1;
     }
     throw error;
   }
-  const written = writeTreeAtomically(outDir, files);
-  io.out(`${written ? 'wrote' : 'up to date:'} ${outDir} (${Object.keys(files).sort().join(', ')})`);
+  const wanted = { ...rendered.files };
+  for (const [name, content] of Object.entries(rendered.folder)) {
+    wanted[path.join(manifestsDir, name)] = content;
+  }
+  const onDisk = readDir(manifestsDir);
+  for (const file of Object.keys(rendered.files).filter((f) => fs.existsSync(f))) {
+    onDisk[file] = fs.readFileSync(file, 'utf8');
+  }
+  const changes = diffFiles(onDisk, wanted);
+
+  if (values.check) {
+    if (changes.length === 0) {
+      io.out('synth --check: up to date');
+      return 0;
+    }
+    io.err(['synth --check: the generated files are stale; run `npm run synth` and commit the result:', ...formatChanges(changes).map((l) => `  ${l}`)].join('\n'));
+    return 1;
+  }
+  writeTreeAtomically(manifestsDir, rendered.folder);
+  for (const [file, content] of Object.entries(rendered.files)) {
+    writeFileAtomically(file, content);
+  }
+  io.out(changes.length === 0 ? 'synth: no change' : ['synth: wrote', ...formatChanges(changes).map((l) => `  ${l}`)].join('\n'));
   return 0;
 }

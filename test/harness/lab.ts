@@ -1,0 +1,226 @@
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+
+/** The folder Flux applies: the lab runs what is committed there, not the TypeScript objects. */
+export const MANIFESTS_DIR = path.join(__dirname, '..', '..', 'k3s', 'manifests', 'fail2ban');
+
+/** What the lab takes from the synthesized manifests. */
+export interface SynthesizedConfig {
+  /** ConfigMap data: `jail.local` and the filter files. */
+  readonly files: Record<string, string>;
+  /** Environment of the fail2ban container (TZ, F2B_DB_PURGE_AGE, …). */
+  readonly env: Record<string, string>;
+}
+
+/** Reads the ConfigMap data and the container environment from a synthesized manifests folder. */
+export function readSynthesized(dir: string = MANIFESTS_DIR): SynthesizedConfig {
+  const docs = (file: string) => parseAllDocuments(fs.readFileSync(path.join(dir, file), 'utf8')).map((d) => d.toJS());
+  const configMap = docs('configmap.yaml').find((o) => o.kind === 'ConfigMap');
+  const daemonSet = docs('daemonset.yaml').find((o) => o.kind === 'DaemonSet');
+  const container = daemonSet.spec.template.spec.containers.find((c: any) => c.name === 'fail2ban');
+  const env = Object.fromEntries((container.env ?? []).map((e: any) => [e.name, e.value]));
+  return { files: configMap.data, env };
+}
+
+/** Options of {@link Fail2banLab}. */
+export interface LabOptions {
+  /** Name of the lab's network namespace; also a prefix of its temporary directory. */
+  readonly name: string;
+  /** The configuration to run. @default the committed manifests */
+  readonly config?: SynthesizedConfig;
+  /** A further `jail.d` file read after `jail.local`, to override settings as a user's own file would. @default none */
+  readonly jailOverrides?: string;
+}
+
+function run(command: string, args: string[], input?: string): string {
+  return execFileSync(command, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+/** Waits until `check` is true, polling every 25 ms; throws with `what` after `timeoutMs`. */
+export async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/**
+ * A real fail2ban-server running the synthesized configuration, alone in a network namespace of its own.
+ *
+ * The stock Debian configuration is copied, the ConfigMap's files are laid over it where the image puts them
+ * (`jail.d/jail.local`, `filter.d/*.conf`), and the server runs in a private mount namespace in which a temporary
+ * directory is bind-mounted at `/var/log/host`, so the log paths of `jail.local` are used unchanged.
+ */
+export class Fail2banLab {
+  /** Starts a lab; {@link destroy} removes everything it made, also after a failure. */
+  static async start(options: LabOptions): Promise<Fail2banLab> {
+    const lab = new Fail2banLab(options);
+    try {
+      await lab.startServer();
+    } catch (error) {
+      lab.destroy();
+      throw error;
+    }
+    return lab;
+  }
+
+  public readonly dir: string;
+  public readonly netns: string;
+  public readonly socket: string;
+  public readonly logDir: string;
+  private readonly confDir: string;
+  private readonly env: Record<string, string>;
+  private server?: ChildProcess;
+
+  private constructor(options: LabOptions) {
+    const config = options.config ?? readSynthesized();
+    this.netns = options.name;
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `${options.name}-`));
+    this.confDir = path.join(this.dir, 'etc');
+    this.logDir = path.join(this.dir, 'log');
+    this.socket = path.join(this.dir, 'fail2ban.sock');
+    this.env = config.env;
+
+    fs.cpSync('/etc/fail2ban', this.confDir, { recursive: true });
+    for (const local of ['jail.d', 'fail2ban.d']) {
+      fs.rmSync(path.join(this.confDir, local), { recursive: true, force: true });
+      fs.mkdirSync(path.join(this.confDir, local));
+    }
+    for (const [key, content] of Object.entries(config.files)) {
+      const target = key === 'jail.local' ? path.join(this.confDir, 'jail.d', key) : path.join(this.confDir, 'filter.d', key);
+      fs.writeFileSync(target, content);
+    }
+    if (options.jailOverrides) {
+      fs.writeFileSync(path.join(this.confDir, 'jail.d', 'zz-overrides.local'), `${options.jailOverrides}\n`);
+    }
+    // What the image's entrypoint writes, with the lab's own paths.
+    fs.writeFileSync(
+      path.join(this.confDir, 'fail2ban.local'),
+      [
+        '[Definition]',
+        `logtarget = ${path.join(this.dir, 'fail2ban.log')}`,
+        `socket = ${this.socket}`,
+        `pidfile = ${path.join(this.dir, 'fail2ban.pid')}`,
+        `dbfile = ${path.join(this.dir, 'fail2ban.sqlite3')}`,
+        `dbpurgeage = ${config.env.F2B_DB_PURGE_AGE ?? '1d'}`,
+        '',
+      ].join('\n'),
+    );
+    fs.mkdirSync(this.logDir);
+    for (const match of config.files['jail.local'].matchAll(/^logpath = \/var\/log\/host\/(\S+)/gm)) {
+      fs.writeFileSync(path.join(this.logDir, match[1]), '');
+    }
+    run('ip', ['netns', 'add', this.netns]);
+    run('ip', ['-n', this.netns, 'link', 'set', 'lo', 'up']);
+  }
+
+  /** `fail2ban-client` against this lab's server. */
+  client(...args: string[]): string {
+    return run('fail2ban-client', ['-s', this.socket, ...args]).trim();
+  }
+
+  /** `nft` inside the lab's network namespace. */
+  nft(...args: string[]): string {
+    return run('ip', ['netns', 'exec', this.netns, 'nft', ...args]);
+  }
+
+  /** Appends lines to a log file given by its path in the container (`/var/log/host/auth.log`). */
+  appendLog(containerPath: string, lines: string[]): void {
+    const file = path.join(this.logDir, path.posix.relative('/var/log/host', containerPath));
+    fs.appendFileSync(file, lines.map((l) => `${l}\n`).join(''));
+  }
+
+  /** The addresses a jail has banned. */
+  banned(jail: string): string[] {
+    return this.client('get', jail, 'banip').split(/\s+/).filter(Boolean);
+  }
+
+  /** How many failures a jail has counted so far. */
+  totalFailed(jail: string): number {
+    return Number(/Total failed:\s+(\d+)/.exec(this.client('status', jail))?.[1] ?? NaN);
+  }
+
+  /** The server's log so far, for failure messages. */
+  serverLog(): string {
+    const file = path.join(this.dir, 'fail2ban.log');
+    return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  }
+
+  /** Starts the server (again) on the same configuration, database and logs. */
+  async startServer(): Promise<void> {
+    const script = 'mount -t tmpfs lab /var/log && mkdir /var/log/host && mount --bind "$1" /var/log/host && exec fail2ban-server -f -x -c "$2" start';
+    const server = spawn('ip', ['netns', 'exec', this.netns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', this.logDir, this.confDir], {
+      env: { PATH: process.env.PATH, TZ: this.env.TZ ?? 'UTC' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    this.server = server;
+    let stderr = '';
+    server.stderr!.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    let exited = false;
+    server.once('exit', () => {
+      exited = true;
+    });
+    await waitFor('fail2ban-server to answer ping', () => {
+      if (exited) {
+        throw new Error(`fail2ban-server exited during start:\n${stderr}\n${this.serverLog()}`);
+      }
+      try {
+        return this.client('ping').includes('pong');
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  /** A clean stop, as on SIGTERM: fail2ban runs its actions' stop commands. */
+  async stopServer(): Promise<void> {
+    const server = this.server;
+    if (!server || server.exitCode !== null || server.signalCode !== null) {
+      return;
+    }
+    const exited = new Promise((resolve) => server.once('exit', resolve));
+    this.client('stop');
+    await exited;
+  }
+
+  /** Kills the server without letting it clean up, as an OOM kill or an exceeded grace period does. */
+  async killServer(): Promise<void> {
+    const server = this.server;
+    if (server && server.exitCode === null && server.signalCode === null) {
+      const exited = new Promise((resolve) => server.once('exit', resolve));
+      server.kill('SIGKILL');
+      await exited;
+    }
+  }
+
+  /** Kills the server if still running, removes the namespace and the temporary directory. */
+  destroy(): void {
+    if (this.server && this.server.exitCode === null && this.server.signalCode === null) {
+      this.server.kill('SIGKILL');
+    }
+    try {
+      run('ip', ['netns', 'del', this.netns]);
+    } catch {
+      // Already gone.
+    }
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A syslog timestamp (`Nov 26 09:00:07`) of now in the given zone, as rsyslog writes it. */
+export function syslogTime(timeZone: string, date = new Date()): string {
+  const parts = Object.fromEntries(
+    new Intl.DateTimeFormat('en-US', { timeZone, month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' })
+      .formatToParts(date)
+      .map((p) => [p.type, p.value]),
+  );
+  return `${parts.month} ${parts.day.padStart(2, ' ')} ${parts.hour}:${parts.minute}:${parts.second}`;
+}

@@ -1,0 +1,103 @@
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { paths } from '../src/main';
+import { describeWithTools } from './fail2ban-tools';
+import { parseDocs, readTree } from './helpers';
+
+/** Every object synth wrote: the folder Flux applies, plus the Flux Kustomization beside it. */
+const manifests = readTree(paths.manifestsDir);
+const folderObjects = Object.entries(manifests)
+  .filter(([name]) => name !== 'kustomization.yaml')
+  .flatMap(([, content]) => parseDocs(content));
+const fluxObjects = parseDocs(fs.readFileSync(paths.files.flux, 'utf8'));
+
+/** The kubernetes-models class of an object, found by its apiVersion and kind. */
+function modelOf(object: { apiVersion: string; kind: string }): new (data: unknown) => { validate(): void } {
+  const [group, version] = object.apiVersion.includes('/') ? object.apiVersion.split('/') : [undefined, object.apiVersion];
+  const module = group?.endsWith('fluxcd.io')
+    ? require(`@kubernetes-models/flux-cd/${group}/${version}`)
+    : require(group ? `kubernetes-models/${group === 'apps' ? 'apps' : group}/${version}` : `kubernetes-models/${version}`);
+  expect(module[object.kind]).toBeDefined();
+  return module[object.kind];
+}
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+
+describe.each([...folderObjects, ...fluxObjects].map((o) => [`${o.kind} ${o.metadata.name}`, o]))('%s', (_, object) => {
+  test('validates against the upstream OpenAPI schema', () => {
+    const Model = modelOf(object);
+    expect(() => new Model(object).validate()).not.toThrow();
+  });
+
+  test('has a DNS-1123 name and namespace', () => {
+    expect(object.metadata.name).toMatch(object.kind === 'Namespace' ? DNS1123_LABEL : DNS1123_SUBDOMAIN);
+    if (object.metadata.namespace !== undefined) {
+      expect(object.metadata.namespace).toMatch(DNS1123_LABEL);
+    }
+  });
+
+  test('has valid label keys and values', () => {
+    const labelSets = [object.metadata.labels ?? {}, object.spec?.template?.metadata?.labels ?? {}];
+    for (const [key, value] of labelSets.flatMap((labels) => Object.entries(labels))) {
+      expect(key).toMatch(LABEL_KEY);
+      expect(value).toMatch(LABEL_VALUE);
+    }
+  });
+});
+
+test('the schema check itself rejects a broken object', () => {
+  const daemonSet = folderObjects.find((o) => o.kind === 'DaemonSet');
+  const Model = modelOf(daemonSet);
+  expect(() => new Model({ ...daemonSet, spec: { ...daemonSet.spec, selector: 'everything' } }).validate()).toThrow();
+});
+
+test('config map keys use only the allowed characters', () => {
+  const configMap = folderObjects.find((o) => o.kind === 'ConfigMap');
+  for (const key of Object.keys(configMap.data)) {
+    expect(key).toMatch(/^[-._a-zA-Z0-9]+$/);
+  }
+});
+
+test('the daemon set selector is a subset of its pod labels', () => {
+  const daemonSet = folderObjects.find((o) => o.kind === 'DaemonSet');
+  expect(daemonSet.spec.template.metadata.labels).toMatchObject(daemonSet.spec.selector.matchLabels);
+});
+
+describe('the Flux Kustomization', () => {
+  const [kustomization] = fluxObjects;
+
+  test('lives outside the folder it applies', () => {
+    expect(path.resolve(paths.files.flux).startsWith(path.resolve(paths.manifestsDir) + path.sep)).toBe(false);
+  });
+
+  test('applies the manifests folder from the flux-system source and prunes what was removed', () => {
+    expect(kustomization).toMatchObject({
+      apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
+      kind: 'Kustomization',
+      metadata: { name: 'fail2ban', namespace: 'flux-system' },
+      spec: { path: `./${paths.manifestsDir}`, prune: true, sourceRef: { kind: 'GitRepository', name: 'flux-system' } },
+    });
+  });
+
+  test('fails the reconcile when the DaemonSet never becomes ready', () => {
+    expect(kustomization.spec.healthChecks).toEqual([{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'fail2ban', namespace: 'fail2ban' }]);
+    expect(kustomization.spec.timeout).toBe('5m');
+    expect(kustomization.spec.retryInterval).toBe('2m');
+    expect(kustomization.spec.interval).toBe('10m');
+  });
+});
+
+describeWithTools(['kubectl'], 'kubectl kustomize (the build Flux runs)', () => {
+  test('builds the folder into exactly the generated objects', () => {
+    const built = parseDocs(execFileSync('kubectl', ['kustomize', paths.manifestsDir], { encoding: 'utf8' }));
+    const key = (o: any) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+    expect(built.map(key).sort()).toEqual(folderObjects.map(key).sort());
+    for (const object of folderObjects) {
+      expect(built.find((o) => key(o) === key(object))).toEqual(object);
+    }
+  });
+});
