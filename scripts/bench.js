@@ -1,0 +1,27 @@
+// `npm run bench[:NAME]`: bundles every bench/*.ts with esbuild into dist/bench/ (a benchmark may run another as a
+// process) and runs bench/NAME.ts. Benchmarks are scripts, not timed tests: they print numbers for the README and issue notes.
+const { spawnSync } = require('node:child_process');
+const path = require('node:path');
+const esbuild = require('esbuild');
+const { compile } = require('./compile');
+
+const root = path.join(__dirname, '..');
+const name = process.argv[2];
+if (!name) {
+  console.error('usage: node scripts/bench.js NAME [ARGS...]  (runs bench/NAME.ts)');
+  process.exit(2);
+}
+compile();
+esbuild.buildSync({
+  absWorkingDir: root,
+  entryPoints: ['bench/*.ts'],
+  outdir: 'dist/bench',
+  bundle: true,
+  packages: 'external',
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  logLevel: 'warning',
+});
+const result = spawnSync(process.execPath, [path.join(root, 'dist', 'bench', `${name}.js`), ...process.argv.slice(3)], { stdio: 'inherit', cwd: root });
+process.exit(result.status ?? 1);
