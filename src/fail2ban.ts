@@ -8,6 +8,7 @@ import { JailDefaults, JailProps } from './config/jail';
 import { imageTag } from './config/image';
 import { renderJailLocal } from './config/jail-local';
 import { validateConfig } from './config/validate';
+import { BanManagerAccess } from './k8s/ban-manager';
 import { Fail2banConfigMap } from './k8s/config-map';
 import { Fail2banDaemonSet } from './k8s/daemon-set';
 import { AppLabels, recommendedLabels, selectorLabels } from './k8s/labels';
@@ -50,6 +51,8 @@ export interface Fail2banProps {
   readonly priorityClassName?: string;
   /** Time fail2ban gets on stop to remove its nftables table. @default 30 seconds */
   readonly terminationGracePeriod?: Duration;
+  /** Access for the "Manage Fail2ban" runner (`npm run bans`): a ServiceAccount limited to what the CLI does. @default none */
+  readonly banManager?: { readonly serviceAccountName?: string };
 }
 
 export const DEFAULT_IMAGE = 'crazymax/fail2ban:1.0.2';
@@ -116,6 +119,9 @@ export class Fail2ban extends Construct {
     this.daemonSetRef = { apiVersion: 'apps/v1', kind: 'DaemonSet', name, namespace };
 
     new PrivilegedNamespace(this, 'Namespace', { name: namespace, labels });
+    if (props.banManager) {
+      new BanManagerAccess(this, 'BanManager', { namespace, labels, serviceAccountName: props.banManager.serviceAccountName });
+    }
 
     const files: Record<string, string> = { 'jail.local': this.jailLocal };
     for (const filter of filters) {

@@ -22,6 +22,8 @@ export const homelab: Fail2banProps = {
   image: 'crazymax/fail2ban:1.0.2',
   // The hosts' zone: fail2ban compares log times (written without offset) with its own clock.
   timeZone: 'UTC',
+  // The "Manage Fail2ban" workflow's runner gets a ServiceAccount limited to what `npm run bans` does.
+  banManager: { serviceAccountName: 'fail2ban-ban-manager' },
   defaults: {
     // Loopback + Tailscale CGNAT: tailnet peers are never banned.
     ignoreIp: ['127.0.0.1/8', '::1', '100.64.0.0/10'],

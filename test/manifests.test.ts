@@ -29,8 +29,23 @@ function hashOf(generated: Record<string, string>): string {
 }
 
 describe('generated files', () => {
-  test('are exactly the namespace, config map, daemon set and kustomization', () => {
-    expect(Object.keys(files).sort()).toEqual(['configmap.yaml', 'daemonset.yaml', 'kustomization.yaml', 'namespace.yaml']);
+  test('are the namespace, config map, daemon set, the ban manager RBAC and the kustomization', () => {
+    expect(Object.keys(files).sort()).toEqual([
+      'clusterrole.yaml',
+      'clusterrolebinding.yaml',
+      'configmap.yaml',
+      'daemonset.yaml',
+      'kustomization.yaml',
+      'namespace.yaml',
+      'role.yaml',
+      'rolebinding.yaml',
+      'secret.yaml',
+      'serviceaccount.yaml',
+    ]);
+  });
+
+  test('without a ban manager there is no RBAC at all', () => {
+    expect(Object.keys(synth({ banManager: undefined })).sort()).toEqual(['configmap.yaml', 'daemonset.yaml', 'kustomization.yaml', 'namespace.yaml']);
   });
 
   test.each(Object.keys(files))('%s matches its snapshot', (name) => {
@@ -45,7 +60,7 @@ describe('generated files', () => {
   test('the kustomization lists every other file', () => {
     const kustomization = parseDocs(files['kustomization.yaml'])[0];
     expect(kustomization.kind).toBe('Kustomization');
-    expect(kustomization.resources).toEqual(['configmap.yaml', 'daemonset.yaml', 'namespace.yaml']);
+    expect(kustomization.resources).toEqual(Object.keys(files).filter((f) => f !== 'kustomization.yaml').sort());
   });
 
   test('the same input gives byte-identical output', () => {
@@ -290,5 +305,33 @@ describe('audit policy for the k3s server', () => {
   test('is written to k3s/host/audit-policy.yaml', () => {
     const fs = require('node:fs');
     expect(parseDocs(fs.readFileSync(paths.files.auditPolicy, 'utf8'))).toEqual([k3sAuditPolicy()]);
+  });
+});
+
+describe('ban manager access (for the "Manage Fail2ban" runner)', () => {
+  const role = objectOf(files, 'Role');
+  const clusterRole = objectOf(files, 'ClusterRole');
+
+  test('may only get/list pods and exec into them, in the fail2ban namespace', () => {
+    expect(role.metadata).toMatchObject({ name: 'fail2ban-ban-manager', namespace: 'fail2ban' });
+    expect(role.rules).toEqual([
+      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
+      { apiGroups: [''], resources: ['pods/exec'], verbs: ['create', 'get'] },
+    ]);
+  });
+
+  test('may only get/list nodes cluster-wide', () => {
+    expect(clusterRole.rules).toEqual([{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list'] }]);
+  });
+
+  test('binds both roles to the ServiceAccount, whose token lives in a Secret for the kubeconfig', () => {
+    const subject = { kind: 'ServiceAccount', name: 'fail2ban-ban-manager', namespace: 'fail2ban' };
+    expect(objectOf(files, 'RoleBinding')).toMatchObject({ subjects: [subject], roleRef: { kind: 'Role', name: 'fail2ban-ban-manager' } });
+    expect(objectOf(files, 'ClusterRoleBinding')).toMatchObject({ subjects: [subject], roleRef: { kind: 'ClusterRole', name: 'fail2ban-ban-manager' } });
+    expect(objectOf(files, 'ServiceAccount').automountServiceAccountToken).toBe(false);
+    expect(objectOf(files, 'Secret')).toMatchObject({
+      type: 'kubernetes.io/service-account-token',
+      metadata: { annotations: { 'kubernetes.io/service-account.name': 'fail2ban-ban-manager' } },
+    });
   });
 });

@@ -1,0 +1,180 @@
+import { appendFileSync } from 'node:fs';
+import { BANS_USAGE, BansCommand, parseCommand } from './args';
+import { BansConfig, labelSelector } from './config';
+import { coverage, Coverage, NodeGap, PodTarget } from './coverage';
+import { BanAction, banListArgs, changeArgs, parseBanList, parseChangeCount } from './fail2ban-client';
+import { callFailure, ClusterError, execFail2banClient, getNodes, getPods, KubectlRunner } from './kubectl';
+import {
+  changeMarkdown,
+  ChangeOutcome,
+  ChangeReport,
+  changeSucceeded,
+  changeText,
+  JailBans,
+  listConsistent,
+  listJson,
+  listMarkdown,
+  ListReport,
+  listText,
+} from './report';
+import { BansUsageError } from './validate';
+
+/** Where the CLI reaches the cluster and writes; tests pass their own. */
+export interface BansDeps {
+  readonly kubectl: KubectlRunner;
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  /** `$GITHUB_STEP_SUMMARY`: a Markdown copy of the result is appended to it. */
+  readonly summaryFile?: string;
+}
+
+type ClusterCommand = Exclude<BansCommand, { kind: 'help' }>;
+type ChangeCommand = Extract<BansCommand, { kind: BanAction }>;
+type ListCommand = Extract<BansCommand, { kind: 'list' }>;
+
+/** A pod's ban list, or why it could not be read. */
+type BanListRead = { readonly addresses: string[] } | { readonly failure: string };
+
+async function discover(deps: BansDeps, command: ClusterCommand, config: BansConfig): Promise<Coverage> {
+  const [nodes, pods] = await Promise.all([
+    getNodes(deps.kubectl, command.timeoutSeconds),
+    getPods(deps.kubectl, command.namespace, labelSelector(config.selector), command.timeoutSeconds),
+  ]);
+  return coverage(nodes, pods);
+}
+
+function fail2banClient(deps: BansDeps, command: ClusterCommand, pod: string, args: string[]) {
+  return execFail2banClient(deps.kubectl, command.namespace, pod, args, command.timeoutSeconds);
+}
+
+async function readBanList(deps: BansDeps, command: ClusterCommand, pod: string, jail: string): Promise<BanListRead> {
+  const result = await fail2banClient(deps, command, pod, banListArgs(jail));
+  const failure = callFailure(result);
+  return failure === undefined ? { addresses: parseBanList(result.stdout) } : { failure };
+}
+
+/** Changes one pod, then reads its list back: the count fail2ban prints alone does not prove the ban is in place. */
+async function changeOnPod(deps: BansDeps, command: ChangeCommand, target: PodTarget): Promise<ChangeOutcome> {
+  const failed = (detail: string): ChangeOutcome => ({ ...target, result: 'failed', detail });
+  const result = await fail2banClient(deps, command, target.pod, changeArgs(command.kind, command.jail, command.address));
+  const failure = callFailure(result);
+  if (failure !== undefined) {
+    return failed(failure);
+  }
+  let count: number;
+  try {
+    count = parseChangeCount(result.stdout);
+  } catch (error) {
+    return failed((error as Error).message);
+  }
+  const after = await readBanList(deps, command, target.pod, command.jail);
+  if ('failure' in after) {
+    return failed(`changed, but the ban list could not be read back (${after.failure})`);
+  }
+  const banned = after.addresses.includes(command.address);
+  if (banned !== (command.kind === 'ban')) {
+    return failed(`fail2ban answered ${count}, but the ban list read back ${banned ? 'still has' : 'lacks'} ${command.address}`);
+  }
+  return { ...target, result: count > 0 ? 'changed' : 'unchanged' };
+}
+
+function byNode<T extends { readonly node: string }>(items: T[]): T[] {
+  return [...items].sort((a, b) => a.node.localeCompare(b.node));
+}
+
+function appendSummary(deps: BansDeps, markdown: string): void {
+  if (deps.summaryFile === undefined) {
+    return;
+  }
+  try {
+    appendFileSync(deps.summaryFile, `${markdown}\n\n`);
+  } catch (error) {
+    deps.err(`could not append to the job summary ${deps.summaryFile}: ${(error as Error).message}`);
+  }
+}
+
+async function runChange(deps: BansDeps, command: ChangeCommand, reached: Coverage): Promise<number> {
+  const outcomes = await Promise.all(reached.targets.map((target) => changeOnPod(deps, command, target)));
+  const missing = reached.gaps.map((gap): ChangeOutcome => ({ node: gap.node, result: 'failed', detail: gap.reason }));
+  const report: ChangeReport = {
+    action: command.kind,
+    jail: command.jail,
+    address: command.address,
+    outcomes: byNode([...outcomes, ...missing]),
+    cordoned: reached.cordoned,
+  };
+  deps.out(changeText(report));
+  appendSummary(deps, changeMarkdown(report));
+  return changeSucceeded(report) ? 0 : 1;
+}
+
+/** One jail's lists from every pod, turned around: per address, the nodes that ban it and the ones that do not. */
+function jailBans(jail: string, reads: { target: PodTarget; read: BanListRead }[]): JailBans {
+  const answered: { node: string; addresses: string[] }[] = [];
+  const unreadable: NodeGap[] = [];
+  for (const { target, read } of reads) {
+    if ('failure' in read) {
+      unreadable.push({ node: target.node, reason: read.failure });
+    } else {
+      answered.push({ node: target.node, addresses: read.addresses });
+    }
+  }
+  const union = [...new Set(answered.flatMap((node) => node.addresses))];
+  const addresses = union
+    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
+    .map((address) => ({
+      address,
+      bannedOn: answered.filter((node) => node.addresses.includes(address)).map((node) => node.node),
+      missingOn: answered.filter((node) => !node.addresses.includes(address)).map((node) => node.node),
+    }));
+  return { jail, addresses, unreadable };
+}
+
+async function runList(deps: BansDeps, command: ListCommand, reached: Coverage): Promise<number> {
+  const reads = await Promise.all(
+    command.jails.flatMap((jail) =>
+      reached.targets.map(async (target) => ({ jail, target, read: await readBanList(deps, command, target.pod, jail) })),
+    ),
+  );
+  const report: ListReport = {
+    nodes: reached.targets.map((target) => target.node),
+    jails: command.jails.map((jail) => jailBans(jail, reads.filter((read) => read.jail === jail))),
+    gaps: reached.gaps,
+    cordoned: reached.cordoned,
+  };
+  deps.out(command.json ? listJson(report) : listText(report));
+  appendSummary(deps, listMarkdown(report));
+  return listConsistent(report) ? 0 : 1;
+}
+
+/**
+ * `npm run bans -- list|ban|unban …`: validates everything first (exit 2, no kubectl call), then asks every
+ * fail2ban pod in parallel. Exit 0 only when every schedulable node took part and agrees.
+ */
+export async function runBans(argv: string[], config: BansConfig, deps: BansDeps): Promise<number> {
+  let command: BansCommand;
+  try {
+    command = parseCommand(argv, config);
+  } catch (error) {
+    if (error instanceof BansUsageError) {
+      deps.err(`bans: ${error.message}\nNothing was run. Usage: npm run bans -- --help`);
+      return 2;
+    }
+    throw error;
+  }
+  if (command.kind === 'help') {
+    deps.out(BANS_USAGE);
+    return 0;
+  }
+  let reached: Coverage;
+  try {
+    reached = await discover(deps, command, config);
+  } catch (error) {
+    if (error instanceof ClusterError) {
+      deps.err(`bans: ${error.message}. Nothing was changed.`);
+      return 1;
+    }
+    throw error;
+  }
+  return command.kind === 'list' ? runList(deps, command, reached) : runChange(deps, command, reached);
+}
