@@ -1,16 +1,17 @@
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { ClusterAddresses, clusterRanges } from './config/cluster';
 import { TimeSpan, banTimeSeconds, renderDuration } from './config/duration';
 import { Fail2banConfigError } from './config/errors';
 import { FilterFile, filterFileName, loadFilters } from './config/filter';
 import { JailDefaults, JailProps } from './config/jail';
 import { imageTag } from './config/image';
 import { renderJailLocal } from './config/jail-local';
-import { validateConfig } from './config/validate';
+import { configWarnings, validateConfig } from './config/validate';
 import { BanManagerAccess } from './k8s/ban-manager';
 import { Fail2banConfigMap } from './k8s/config-map';
-import { Fail2banDaemonSet } from './k8s/daemon-set';
+import { Fail2banDaemonSet, SecurityMode } from './k8s/daemon-set';
 import { AppLabels, recommendedLabels, selectorLabels } from './k8s/labels';
 import { PrivilegedNamespace } from './k8s/namespace';
 
@@ -53,10 +54,19 @@ export interface Fail2banProps {
   readonly terminationGracePeriod?: Duration;
   /** Access for the "Manage Fail2ban" runner (`npm run bans`): a ServiceAccount limited to what the CLI does. @default none */
   readonly banManager?: { readonly serviceAccountName?: string };
+  /** The cluster's pod and service networks and node addresses, never banned by any jail. @default none (synth warns) */
+  readonly cluster?: ClusterAddresses;
+  /** `privileged` (privileged container, host PID namespace) or `net-admin` (only NET_ADMIN and NET_RAW, see README). @default 'privileged' */
+  readonly securityMode?: SecurityMode;
 }
 
 export const DEFAULT_IMAGE = 'crazymax/fail2ban:1.0.2';
 const MIN_DB_PURGE_AGE = Duration.days(1);
+
+/** Adds entries to a list once, keeping the first occurrence's place. */
+function union(...lists: ReadonlyArray<readonly string[] | undefined>): string[] {
+  return [...new Set(lists.flatMap((list) => list ?? []))];
+}
 
 /** The ban database must outlive the longest (non-permanent) ban, or restarts forget bans. */
 function defaultDbPurgeAge(defaults: JailDefaults, jails: readonly JailProps[]): Duration {
@@ -77,6 +87,10 @@ export class Fail2ban extends Construct {
   public readonly selectorLabels: Record<string, string>;
   /** The rendered `jail.local`. */
   public readonly jailLocal: string;
+  /** Addresses and ranges no jail bans: the defaults' `ignoreIp` and the cluster block (the ban CLI refuses them too). */
+  public readonly neverBan: string[];
+  /** What synth should tell the user without refusing the configuration. */
+  public readonly warnings: string[];
   /** The DaemonSet, as Flux health checks and other tools refer to it. */
   public readonly daemonSetRef: { readonly apiVersion: string; readonly kind: string; readonly name: string; readonly namespace: string };
 
@@ -85,17 +99,20 @@ export class Fail2ban extends Construct {
     const namespace = props.namespace ?? 'fail2ban';
     const name = props.name ?? 'fail2ban';
     const image = props.image ?? DEFAULT_IMAGE;
-    const defaults = props.defaults ?? {};
+    // The cluster block joins every ignoreip list, the defaults' and each jail's own, which would otherwise replace them.
+    const neverBan = union(props.defaults?.ignoreIp, props.cluster && clusterRanges(props.cluster));
+    const defaults: JailDefaults = { ...props.defaults, ...(neverBan.length > 0 ? { ignoreIp: neverBan } : {}) };
+    const jails = props.jails.map((jail) => (jail.ignoreIp ? { ...jail, ignoreIp: union(neverBan, jail.ignoreIp) } : jail));
     const filters = props.filters ?? loadFilters();
     const timeZone = props.timeZone ?? 'UTC';
     const logLevel = props.logLevel ?? 'INFO';
-    const dbPurgeAge = props.dbPurgeAge ?? defaultDbPurgeAge(defaults, props.jails);
+    const dbPurgeAge = props.dbPurgeAge ?? defaultDbPurgeAge(defaults, jails);
     const tolerations = props.tolerations ?? [
       kplus.NodeTaintQuery.exists('node-role.kubernetes.io/control-plane', { effect: kplus.TaintEffect.NO_SCHEDULE }),
     ];
     const problems = validateConfig({
       defaults,
-      jails: props.jails,
+      jails,
       filters,
       image,
       timeZone,
@@ -115,7 +132,9 @@ export class Fail2ban extends Construct {
     const labels = recommendedLabels(app);
     this.namespace = namespace;
     this.selectorLabels = selectorLabels(app);
-    this.jailLocal = renderJailLocal(defaults, props.jails);
+    this.jailLocal = renderJailLocal(defaults, jails);
+    this.neverBan = neverBan;
+    this.warnings = configWarnings({ jails, cluster: props.cluster });
     this.daemonSetRef = { apiVersion: 'apps/v1', kind: 'DaemonSet', name, namespace };
 
     new PrivilegedNamespace(this, 'Namespace', { name: namespace, labels });
@@ -147,12 +166,13 @@ export class Fail2ban extends Construct {
       priorityClassName: props.priorityClassName ?? 'system-node-critical',
       terminationGracePeriod: props.terminationGracePeriod ?? Duration.seconds(30),
       config,
+      securityMode: props.securityMode ?? 'privileged',
     });
     daemonSet.addConfigFile('jail.local', '/data/jail.d/jail.local');
     for (const filter of filters) {
       daemonSet.addConfigFile(filterFileName(filter), `/data/filter.d/${filterFileName(filter)}`);
     }
-    const optionalLogs = props.jails.filter((jail) => (jail.enabled ?? true) && jail.logMayBeMissing).flatMap((jail) => [jail.logPath].flat());
+    const optionalLogs = jails.filter((jail) => (jail.enabled ?? true) && jail.logMayBeMissing).flatMap((jail) => [jail.logPath].flat());
     for (const containerPath of [...new Set(optionalLogs)].sort()) {
       daemonSet.addOptionalHostLog(containerPath);
     }

@@ -7,6 +7,7 @@ export * from './bans/kubectl';
 export * from './bans/report';
 export * from './bans/run';
 export * from './bans/validate';
+export * from './config/cluster';
 export * from './config/duration';
 export * from './config/errors';
 export * from './flux/kustomization';

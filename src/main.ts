@@ -1,4 +1,5 @@
 import { App, Chart, Duration } from 'cdk8s';
+import { K3S_POD_CIDR, K3S_SERVICE_CIDR } from './config/cluster';
 import { k3sApiserverAuditJail, k3sAuditPolicy } from './config/k3s-audit';
 import { hostLog } from './config/log-path';
 import { Fail2ban, Fail2banProps } from './fail2ban';
@@ -22,6 +23,8 @@ export const homelab: Fail2banProps = {
   image: 'crazymax/fail2ban:1.0.2',
   // The hosts' zone: fail2ban compares log times (written without offset) with its own clock.
   timeZone: 'UTC',
+  // Never banned by any jail: k3s's pod and service networks and the nodes (their addresses go here).
+  cluster: { podCidr: K3S_POD_CIDR, serviceCidr: K3S_SERVICE_CIDR, nodeAddresses: [] },
   // The "Manage Fail2ban" workflow's runner gets a ServiceAccount limited to what `npm run bans` does.
   banManager: { serviceAccountName: 'fail2ban-ban-manager' },
   defaults: {
@@ -57,7 +60,7 @@ export function buildApp(props: Fail2banProps = homelab): SynthOutput {
   const fail2ban = new Fail2ban(manifests, 'fail2ban', props);
   const flux = new Chart(app, 'flux');
   new FluxKustomization(flux, 'fail2ban', { ...fluxSync, healthChecks: [fail2ban.daemonSetRef] });
-  return { manifests, files: { flux: flux.toJson(), auditPolicy: [k3sAuditPolicy()] } };
+  return { manifests, files: { flux: flux.toJson(), auditPolicy: [k3sAuditPolicy()] }, warnings: fail2ban.warnings };
 }
 
 /** `npm run synth [-- --out DIR] [--check]`. */

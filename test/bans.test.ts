@@ -182,6 +182,13 @@ describe('validation: nothing reaches the cluster', () => {
     expect(run.err).toContain('remove the range from ignoreIp in src/main.ts');
   });
 
+  test.each(['198.51.100.200', '203.0.113.200', '192.0.2.70'])('refuses to ban %s, inside the cluster block (pods, services, nodes)', async (ip) => {
+    const cluster = { podCidr: '198.51.100.128/25', serviceCidr: '203.0.113.128/25', nodeAddresses: ['192.0.2.64/27'] };
+    const run = await bans(['ban', '--jail', 'sshd', '--ip', ip], { config: bansConfig({ ...homelab, cluster }) });
+    expect(run).toMatchObject({ code: 2, calls: [] });
+    expect(run.err).toContain('is inside ignoreIp');
+  });
+
   test('refuses an address in a jail-level ignoreIp', async () => {
     const custom = { ...config, ignoreIp: [...config.ignoreIp, '198.51.100.0/24'] };
     const run = await bans(['ban', '--jail', 'sshd', '--ip', '198.51.100.7'], { config: custom });

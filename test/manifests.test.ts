@@ -4,7 +4,8 @@ import { loadFilters } from '../src/config/filter';
 import { k3sApiserverAuditJail, k3sAuditPolicy } from '../src/config/k3s-audit';
 import { configHash } from '../src/k8s/config-map';
 import { CONFIG_HASH_ANNOTATION } from '../src/k8s/daemon-set';
-import { homelab, paths } from '../src/main';
+import { Fail2banProps } from '../src/fail2ban';
+import { buildApp, homelab, paths } from '../src/main';
 import { GENERATED_HEADER } from '../src/synth/manifests';
 import { objectOf, parseDocs, parseIni, synth } from './helpers';
 
@@ -96,7 +97,8 @@ describe('config map', () => {
   test('jail.local reproduces the seed: defaults, sshd and k3s-apiserver', () => {
     const ini = parseIni(configMap.data['jail.local']);
     expect(ini.DEFAULT).toEqual({
-      ignoreip: '127.0.0.1/8 ::1 100.64.0.0/10',
+      // The seed's list, then the cluster block's pod and service networks.
+      ignoreip: '127.0.0.1/8 ::1 100.64.0.0/10 10.42.0.0/16 10.43.0.0/16',
       banaction: 'nftables-multiport',
       backend: 'auto',
       findtime: '10m',
@@ -332,6 +334,58 @@ describe('ban manager access (for the "Manage Fail2ban" runner)', () => {
     expect(objectOf(files, 'Secret')).toMatchObject({
       type: 'kubernetes.io/service-account-token',
       metadata: { annotations: { 'kubernetes.io/service-account.name': 'fail2ban-ban-manager' } },
+    });
+  });
+});
+
+describe('lockout guards', () => {
+  const cluster = { podCidr: '198.51.100.128/25', serviceCidr: '203.0.113.128/25', nodeAddresses: ['192.0.2.64/27'] };
+
+  test('the cluster block joins the default ignoreip and every jail-level ignoreip', () => {
+    const jails = homelab.jails.map((jail) => (jail.name === 'sshd' ? { ...jail, ignoreIp: ['192.0.2.5'] } : jail));
+    const ini = parseIni(objectOf(synth({ cluster, jails }), 'ConfigMap').data['jail.local']);
+    expect(ini.DEFAULT.ignoreip).toBe('127.0.0.1/8 ::1 100.64.0.0/10 198.51.100.128/25 203.0.113.128/25 192.0.2.64/27');
+    expect(ini.sshd.ignoreip).toBe('127.0.0.1/8 ::1 100.64.0.0/10 198.51.100.128/25 203.0.113.128/25 192.0.2.64/27 192.0.2.5');
+  });
+
+  function warnings(props: Partial<Fail2banProps>): string[] {
+    return buildApp({ ...homelab, ...props }).warnings ?? [];
+  }
+
+  test('synth warns when an API-server jail runs without a cluster block', () => {
+    expect(warnings({ cluster: undefined })).toEqual([expect.stringContaining('jail "k3s-apiserver" watches the API server, but there is no cluster block')]);
+  });
+
+  test('synth warns when the cluster block lists no node', () => {
+    expect(warnings({ cluster: { nodeAddresses: [] } })).toEqual([expect.stringContaining('cluster.nodeAddresses is empty')]);
+  });
+
+  test('no warning with node addresses, or without an API-server jail', () => {
+    expect(warnings({ cluster })).toEqual([]);
+    expect(warnings({ cluster: undefined, jails: homelab.jails.filter((jail) => jail.name === 'sshd') })).toEqual([]);
+  });
+});
+
+describe('security modes', () => {
+  test("'privileged' (the default) runs the reset init container privileged too, in the host PID namespace", () => {
+    expect(podSpec.initContainers).toHaveLength(1);
+    expect(podSpec.initContainers[0]).toMatchObject({ name: 'reset-firewall', image: 'crazymax/fail2ban:1.0.2', securityContext: { privileged: true } });
+    expect(podSpec.initContainers[0].command[2]).toContain('nft delete table inet f2b-table');
+    expect(podSpec.hostPID).toBe(true);
+  });
+
+  test("'net-admin' drops privileged and the host PID namespace", () => {
+    const spec = objectOf(synth({ securityMode: 'net-admin' }), 'DaemonSet').spec.template.spec;
+    expect(spec.hostPID).toBeUndefined();
+    expect(spec.containers[0].securityContext).toEqual({
+      privileged: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: false,
+      runAsNonRoot: false,
+      runAsUser: 0,
+      runAsGroup: 0,
+      capabilities: { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
     });
   });
 });

@@ -127,6 +127,18 @@ describe('durations', () => {
   });
 });
 
+describe('ban scope and repeat offenders', () => {
+  test("'host-and-forwarded' needs an nftables banaction", () => {
+    expectOneProblem(sshd({ blocks: 'host-and-forwarded', banAction: 'iptables-multiport' }), "blocks 'host-and-forwarded'", "banAction 'nftables-multiport'");
+    expect(problems(sshd({ blocks: 'host-and-forwarded' }))).toEqual([]);
+  });
+
+  test('a ban-time factor must be positive and a max time readable', () => {
+    expectOneProblem(sshd({ banTimeIncrement: { factor: 0 } }), 'bantime.factor 0 must be greater than 0');
+    expectOneProblem(sshd({ banTimeIncrement: { maxTime: '1 fortnight' } }), 'bantime.maxtime "1 fortnight" is not a duration');
+  });
+});
+
 describe('maxretry and findtime', () => {
   test.each([0, -1, 2.5])('maxretry %p is refused', (maxRetry) => {
     expectOneProblem(sshd({ maxRetry }), `jail "sshd": maxretry ${maxRetry} is not a whole number of at least 1`, 'bans on the first log line');

@@ -9,7 +9,7 @@ export interface BansConfig {
   readonly selector: Record<string, string>;
   /** Names of the enabled jails: the only values `--jail` accepts. */
   readonly jails: string[];
-  /** Addresses and CIDR ranges no jail may ban: `ignoreIp` of the defaults and of every enabled jail. */
+  /** Addresses and CIDR ranges no jail may ban: `ignoreIp` of the defaults, the cluster block, every enabled jail's. */
   readonly ignoreIp: string[];
 }
 
@@ -27,7 +27,7 @@ export function labelSelector(labels: Record<string, string>): string {
 export function bansConfig(props: Fail2banProps): BansConfig {
   const fail2ban = new Fail2ban(new Chart(new App(), 'bans'), 'fail2ban', props);
   const enabled = props.jails.filter((jail) => jail.enabled !== false);
-  const ignoreIp = [...(props.defaults?.ignoreIp ?? []), ...enabled.flatMap((jail) => jail.ignoreIp ?? [])];
+  const ignoreIp = [...fail2ban.neverBan, ...enabled.flatMap((jail) => jail.ignoreIp ?? [])];
   return {
     namespace: fail2ban.namespace,
     selector: fail2ban.selectorLabels,

@@ -12,6 +12,10 @@ function settingLines(settings: JailSettings): string[] {
     ['findtime', settings.findTime && renderDuration(settings.findTime)],
     ['bantime', settings.banTime && renderBanTime(settings.banTime)],
     ['maxretry', settings.maxRetry?.toString()],
+    ['bantime.increment', settings.banTimeIncrement && 'true'],
+    ['bantime.factor', settings.banTimeIncrement?.factor?.toString()],
+    ['bantime.maxtime', settings.banTimeIncrement?.maxTime && renderDuration(settings.banTimeIncrement.maxTime)],
+    ['bantime.overalljails', settings.banTimeIncrement?.overallJails?.toString()],
   ];
   return entries.filter(([, value]) => value !== undefined).map(([key, value]) => `${key} = ${value}`);
 }
@@ -22,12 +26,20 @@ function logPathLine(logPath: string | string[]): string {
   return `logpath = ${paths.join('\n          ')}`;
 }
 
+/**
+ * The nftables action's own parameters, moved to a chain in the prerouting hook: before k3s's DNAT (priority -100),
+ * so the original destination port still matches; `drop`, since `reject` is not allowed there.
+ */
+export const FORWARDED_ACTION =
+  'action = %(banaction)s[port="%(port)s", protocol="%(protocol)s", chain="f2b-prerouting", chain_hook="prerouting", chain_priority="-150", blocktype="drop"]';
+
 function jailSection(jail: JailProps): string {
   const lines = [
     `enabled = ${jail.enabled ?? true}`,
     ...(jail.filter === undefined ? [] : [`filter = ${jail.filter}`]),
     logPathLine(jail.logPath),
     ...settingLines(jail),
+    ...(jail.blocks === 'host-and-forwarded' ? [FORWARDED_ACTION] : []),
   ];
   return [`[${jail.name}]`, ...lines].join('\n');
 }

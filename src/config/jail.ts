@@ -1,5 +1,22 @@
 import { BanTime, TimeSpan } from './duration';
 
+/** Repeat offenders get longer bans: fail2ban's `bantime.increment`, counted from the ban database. */
+export interface BanTimeIncrement {
+  /** Each further ban lasts `bantime × factor × 2^(earlier bans)`. @default 1 */
+  readonly factor?: number;
+  /** The longest a ban grows to. @default fail2ban's own (none) */
+  readonly maxTime?: TimeSpan;
+  /** Count earlier bans in every jail, not only this one. @default false */
+  readonly overallJails?: boolean;
+}
+
+/**
+ * What a ban blocks: `host` drops the address's connections to the node itself (sshd, the API server) in nftables'
+ * input hook, as fail2ban's nftables actions do; `host-and-forwarded` drops its packets in the prerouting hook,
+ * before k3s forwards them to pods (Traefik, ServiceLB, NodePorts), so services behind the node are covered too.
+ */
+export type BanScope = 'host' | 'host-and-forwarded';
+
 /** Settings that `[DEFAULT]` and every jail share; a jail's value overrides the default's. */
 export interface JailSettings {
   /** Failures within `findTime` that trigger a ban. @default fail2ban's own (5) */
@@ -16,6 +33,8 @@ export interface JailSettings {
   readonly ignoreIp?: string[];
   /** Ports a ban blocks, as fail2ban writes them (`ssh`, `22,2222`, `6443`). @default fail2ban's own (all ports) */
   readonly port?: string;
+  /** Longer bans for repeat offenders. @default fail2ban's own (off) */
+  readonly banTimeIncrement?: BanTimeIncrement;
 }
 
 /** The `[DEFAULT]` section of `jail.local`. */
@@ -33,4 +52,6 @@ export interface JailProps extends JailSettings {
   readonly enabled?: boolean;
   /** Create the log files empty on nodes that lack them (fail2ban stops when a jail has no log file). @default false */
   readonly logMayBeMissing?: boolean;
+  /** What a ban blocks (needs an nftables banaction). @default 'host' */
+  readonly blocks?: BanScope;
 }

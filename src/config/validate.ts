@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { ClusterAddresses } from './cluster';
 import { BanTime, TimeSpan, banTimeSeconds, timeSpanSeconds } from './duration';
 import { FilterFile, filterFileName } from './filter';
 import { isPinned } from './image';
@@ -124,6 +125,13 @@ function checkSettings(where: string, settings: JailSettings, config: ConfigUnde
   if (settings.port !== undefined) {
     problems.push(...checkPort(where, settings.port));
   }
+  const increment = settings.banTimeIncrement;
+  if (increment?.factor !== undefined && !(increment.factor > 0)) {
+    problems.push(`${where}: bantime.factor ${increment.factor} must be greater than 0. Fix: use e.g. 1 or 2.`);
+  }
+  if (increment?.maxTime !== undefined) {
+    problems.push(...checkTimeSpan(where, 'bantime.maxtime', increment.maxTime));
+  }
   if (settings.banAction !== undefined && !STOCK_ACTIONS.includes(baseName(settings.banAction))) {
     problems.push(`${where}: banaction "${settings.banAction}" is not an action the image ships (fail2ban 1.0.2's action.d).${didYouMean(baseName(settings.banAction), STOCK_ACTIONS)} Fix: name one of its actions, e.g. 'nftables-multiport'.`);
   }
@@ -140,6 +148,10 @@ function checkJail(jail: JailProps, config: ConfigUnderValidation): string[] {
   const globs = [jail.logPath].flat().filter((file) => /[*?[]/.test(file));
   if (jail.logMayBeMissing && globs.length > 0) {
     problems.push(`${where}: logMayBeMissing needs plain file paths, but logpath "${globs[0]}" is a pattern. Fix: name each file, or drop logMayBeMissing.`);
+  }
+  const banAction = baseName(jail.banAction ?? config.defaults.banAction ?? '');
+  if (jail.blocks === 'host-and-forwarded' && !['nftables-multiport', 'nftables-allports'].includes(banAction)) {
+    problems.push(`${where}: blocks 'host-and-forwarded' moves an nftables action to the prerouting hook, but the banaction is "${banAction || "fail2ban's default (iptables-multiport)"}". Fix: set banAction 'nftables-multiport' or 'nftables-allports', or blocks 'host'.`);
   }
   const filter = baseName(jail.filter ?? jail.name);
   const ours = config.filters.map((f) => f.name);
@@ -202,6 +214,22 @@ function checkPurgeAge(config: ConfigUnderValidation): string[] {
     problems.push(`dbPurgeAge (F2B_DB_PURGE_AGE) "${typeof config.dbPurgeAge === 'string' ? config.dbPurgeAge : `${purge}s`}" is shorter than the longest bantime (${longest}s): those bans would be purged from the database and lost on restart. Fix: set it to at least ${longest}s, or leave it unset.`);
   }
   return problems;
+}
+
+/** Warnings: settings that work but may hurt, printed by synth without refusing. */
+export function configWarnings(config: { readonly jails: readonly JailProps[]; readonly cluster?: ClusterAddresses }): string[] {
+  const apiJails = config.jails.filter((jail) => (jail.enabled ?? true) && baseName(jail.filter ?? jail.name).startsWith('k3s-apiserver'));
+  if (apiJails.length === 0) {
+    return [];
+  }
+  const jails = apiJails.map((jail) => `"${jail.name}"`).join(', ');
+  if (!config.cluster) {
+    return [`jail ${jails} watches the API server, but there is no cluster block: a misbehaving pod or node could be banned from the API server it needs. Fix: set cluster: { nodeAddresses: [...] } (pod and service networks default to k3s's).`];
+  }
+  if (config.cluster.nodeAddresses.length === 0) {
+    return [`jail ${jails} watches the API server, but cluster.nodeAddresses is empty: a node with a wrong token could be banned from the API server. Fix: list every node's address (or their subnet).`];
+  }
+  return [];
 }
 
 /** Every problem of a configuration, each naming the jail, setting or file, the bad value and the fix. */

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { ApiObject, Duration, JsonPatch } from 'cdk8s';
+import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { IntOrString } from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct } from 'constructs';
@@ -10,6 +10,33 @@ export const CONFIG_HASH_ANNOTATION = 'fail2ban.cdk8s/config-sha256';
 
 /** Where the image keeps its sqlite ban database (`dbfile = /data/db/fail2ban.sqlite3`). */
 export const CONTAINER_DB_DIR = '/data/db';
+
+/**
+ * How much of the node the container gets: `privileged` (the deployment this replaces: privileged, host PID
+ * namespace) or `net-admin` (NET_ADMIN and NET_RAW only, no privilege escalation, the runtime's seccomp profile).
+ */
+export type SecurityMode = 'privileged' | 'net-admin';
+
+/**
+ * Run before fail2ban starts: after a SIGKILL (OOM, exceeded grace period, node crash) fail2ban's nftables table
+ * stays, and the next start would add every rule again. The ban database restores the bans into a fresh table.
+ */
+export const RESET_FIREWALL_SCRIPT = 'if nft list table inet f2b-table >/dev/null 2>&1; then nft delete table inet f2b-table; fi';
+
+function securityContext(mode: SecurityMode): kplus.ContainerSecurityContextProps {
+  // The entrypoint writes under /etc and fail2ban runs as root in either mode.
+  const root = { ensureNonRoot: false, user: 0, group: 0, readOnlyRootFilesystem: false };
+  if (mode === 'privileged') {
+    return { ...root, privileged: true, allowPrivilegeEscalation: true };
+  }
+  return {
+    ...root,
+    privileged: false,
+    allowPrivilegeEscalation: false,
+    capabilities: { add: [kplus.Capability.NET_ADMIN, kplus.Capability.NET_RAW], drop: [kplus.Capability.ALL] },
+    seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
+  };
+}
 
 /** Props of {@link Fail2banDaemonSet}. */
 export interface Fail2banDaemonSetProps {
@@ -37,6 +64,8 @@ export interface Fail2banDaemonSetProps {
   readonly terminationGracePeriod: Duration;
   /** The ConfigMap whose hash goes into the pod template. */
   readonly config: { readonly configMap: kplus.ConfigMap; readonly hash: string };
+  /** Privileges of the containers. */
+  readonly securityMode: SecurityMode;
 }
 
 /**
@@ -67,26 +96,29 @@ export class Fail2banDaemonSet extends Construct {
     // cdk8s-plus labels pods with that hash even without selecting on it: a rename would roll every pod for nothing.
     ApiObject.of(this.daemonSet).addJsonPatch(JsonPatch.remove('/spec/template/metadata/labels/cdk8s.io~1metadata.addr'));
     this.daemonSet.scheduling.tolerate(kplus.Node.tainted(...props.tolerations));
-    this.patchPodSpec('hostPid', true);
+    if (props.securityMode === 'privileged') {
+      this.patchPodSpec('hostPid', true);
+    }
     this.patchPodSpec('priorityClassName', props.priorityClassName);
     ApiObject.of(this.daemonSet).addJsonPatch(
       JsonPatch.add('/spec/updateStrategy', { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: IntOrString.fromNumber(1) } }),
     );
+
+    this.daemonSet.addInitContainer({
+      name: 'reset-firewall',
+      image: props.image,
+      imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+      command: ['sh', '-c', RESET_FIREWALL_SCRIPT],
+      securityContext: securityContext(props.securityMode),
+      resources: { cpu: { request: kplus.Cpu.millis(10) }, memory: { request: Size.mebibytes(16), limit: Size.mebibytes(64) } },
+    });
 
     const ping = ['fail2ban-client', 'ping'];
     this.container = this.daemonSet.addContainer({
       name: 'fail2ban',
       image: props.image,
       imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-      // nftables needs privileges; the entrypoint writes under /etc and runs as root.
-      securityContext: {
-        privileged: true,
-        ensureNonRoot: false,
-        user: 0,
-        group: 0,
-        readOnlyRootFilesystem: false,
-        allowPrivilegeEscalation: true,
-      },
+      securityContext: securityContext(props.securityMode),
       envVariables: Object.fromEntries(Object.entries(props.env).map(([key, value]) => [key, kplus.EnvValue.fromValue(value)])),
       resources: props.resources,
       liveness: kplus.Probe.fromCommand(ping, {

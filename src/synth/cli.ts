@@ -80,7 +80,11 @@ export function runSynth(argv: string[], build: () => SynthOutput, paths: SynthP
 
   let rendered;
   try {
-    rendered = render(build(), filePaths);
+    const output = build();
+    for (const warning of output.warnings ?? []) {
+      io.err(`warning: ${warning}`);
+    }
+    rendered = render(output, filePaths);
   } catch (error) {
     if (error instanceof Fail2banConfigError) {
       io.err(`synth: nothing written.\n${error.message}`);

@@ -13,6 +13,8 @@ export interface SynthOutput {
   readonly manifests: Chart;
   /** Objects written to one file each outside that folder, by role (see `SynthPaths.files`). @default none */
   readonly files?: Record<string, unknown[]>;
+  /** Printed by synth without refusing the configuration. @default none */
+  readonly warnings?: string[];
 }
 
 /** A generated YAML file: the header, then the objects as YAML documents. */

@@ -3,6 +3,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { Fail2banProps } from '../../src/fail2ban';
+import { buildApp, homelab } from '../../src/main';
+import { renderManifests } from '../../src/synth/manifests';
 
 /** The folder Flux applies: the lab runs what is committed there, not the TypeScript objects. */
 export const MANIFESTS_DIR = path.join(__dirname, '..', '..', 'k3s', 'manifests', 'fail2ban');
@@ -13,6 +16,8 @@ export interface SynthesizedConfig {
   readonly files: Record<string, string>;
   /** Environment of the fail2ban container (TZ, F2B_DB_PURGE_AGE, …). */
   readonly env: Record<string, string>;
+  /** The DaemonSet, for what else a test needs from it (init containers, security context). */
+  readonly daemonSet: any;
 }
 
 /** Reads the ConfigMap data and the container environment from a synthesized manifests folder. */
@@ -22,7 +27,23 @@ export function readSynthesized(dir: string = MANIFESTS_DIR): SynthesizedConfig 
   const daemonSet = docs('daemonset.yaml').find((o) => o.kind === 'DaemonSet');
   const container = daemonSet.spec.template.spec.containers.find((c: any) => c.name === 'fail2ban');
   const env = Object.fromEntries((container.env ?? []).map((e: any) => [e.name, e.value]));
-  return { files: configMap.data, env };
+  return { files: configMap.data, env, daemonSet };
+}
+
+/**
+ * The synthesized configuration of the homelab with some props changed: rendered to manifests, written to a
+ * temporary folder and read back like the committed one, so the lab runs YAML, not TypeScript objects.
+ */
+export function synthesizeVariant(props: Partial<Fail2banProps>): SynthesizedConfig {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fail2ban-variant-'));
+  try {
+    for (const [name, content] of Object.entries(renderManifests(buildApp({ ...homelab, ...props }).manifests))) {
+      fs.writeFileSync(path.join(dir, name), content);
+    }
+    return readSynthesized(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Options of {@link Fail2banLab}. */
@@ -33,6 +54,8 @@ export interface LabOptions {
   readonly config?: SynthesizedConfig;
   /** A further `jail.d` file read after `jail.local`, to override settings as a user's own file would. @default none */
   readonly jailOverrides?: string;
+  /** Run fail2ban-server with only these capabilities (e.g. `['net_admin', 'net_raw']`) and no new privileges. @default all of root's */
+  readonly capabilities?: string[];
 }
 
 function run(command: string, args: string[], input?: string): string {
@@ -76,6 +99,7 @@ export class Fail2banLab {
   public readonly logDir: string;
   private readonly confDir: string;
   private readonly env: Record<string, string>;
+  private readonly capabilities?: string[];
   private server?: ChildProcess;
 
   private constructor(options: LabOptions) {
@@ -86,6 +110,7 @@ export class Fail2banLab {
     this.logDir = path.join(this.dir, 'log');
     this.socket = path.join(this.dir, 'fail2ban.sock');
     this.env = config.env;
+    this.capabilities = options.capabilities;
 
     fs.cpSync('/etc/fail2ban', this.confDir, { recursive: true });
     for (const local of ['jail.d', 'fail2ban.d']) {
@@ -114,6 +139,7 @@ export class Fail2banLab {
     );
     fs.mkdirSync(this.logDir);
     for (const match of config.files['jail.local'].matchAll(/^logpath = \/var\/log\/host\/(\S+)/gm)) {
+      fs.mkdirSync(path.dirname(path.join(this.logDir, match[1])), { recursive: true });
       fs.writeFileSync(path.join(this.logDir, match[1]), '');
     }
     run('ip', ['netns', 'add', this.netns]);
@@ -154,7 +180,10 @@ export class Fail2banLab {
 
   /** Starts the server (again) on the same configuration, database and logs. */
   async startServer(): Promise<void> {
-    const script = 'mount -t tmpfs lab /var/log && mkdir /var/log/host && mount --bind "$1" /var/log/host && exec fail2ban-server -f -x -c "$2" start';
+    // The mounts need CAP_SYS_ADMIN, so the capabilities are dropped only when fail2ban-server is executed.
+    const caps = this.capabilities && ['-all', ...this.capabilities.map((c) => `+${c}`)].join(',');
+    const dropCaps = caps ? `setpriv --no-new-privs --bounding-set=${caps} --inh-caps=-all --ambient-caps=-all ` : '';
+    const script = `mount -t tmpfs lab /var/log && mkdir /var/log/host && mount --bind "$1" /var/log/host && exec ${dropCaps}fail2ban-server -f -x -c "$2" start`;
     const server = spawn('ip', ['netns', 'exec', this.netns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', this.logDir, this.confDir], {
       env: { PATH: process.env.PATH, TZ: this.env.TZ ?? 'UTC' },
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -178,6 +207,17 @@ export class Fail2banLab {
         return false;
       }
     });
+  }
+
+  /** The server's process id, while it runs. */
+  get pid(): number | undefined {
+    const server = this.server;
+    return server && server.exitCode === null && server.signalCode === null ? server.pid : undefined;
+  }
+
+  /** Runs a shell script inside the lab's network namespace, as an init container on the node would. */
+  runInNamespace(script: string): string {
+    return run('ip', ['netns', 'exec', this.netns, 'sh', '-c', script]);
   }
 
   /** A clean stop, as on SIGTERM: fail2ban runs its actions' stop commands. */

@@ -1,0 +1,226 @@
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { Duration } from 'cdk8s';
+import { homelab } from '../src/main';
+import { describeWithTools } from './fail2ban-tools';
+import { Fail2banLab, readSynthesized, synthesizeVariant, syslogTime, waitFor } from './harness/lab';
+
+const TOOLS = ['fail2ban-server', 'fail2ban-client', 'nft', 'ip', 'unshare', 'setpriv'];
+
+/** The table's rules and set elements without handles, sorted, so two listings compare by content. */
+function rules(lab: Fail2banLab): string[] {
+  return lab
+    .nft('list', 'table', 'inet', 'f2b-table')
+    .split('\n')
+    .map((line) => line.replace(/\s+# handle \d+/, '').trim())
+    .filter(Boolean)
+    .sort();
+}
+
+function sshdFailures(address: string, count: number, firstPid: number): string[] {
+  return Array.from({ length: count }, (_, i) => `${syslogTime('UTC')} node sshd[${firstPid + i}]: Failed password for root from ${address} port ${50000 + i} ssh2`);
+}
+
+describeWithTools(TOOLS, 'restart-safe firewall state', () => {
+  const config = readSynthesized();
+  const reset = config.daemonSet.spec.template.spec.initContainers.find((c: any) => c.name === 'reset-firewall');
+  let lab: Fail2banLab;
+
+  beforeAll(async () => {
+    lab = await Fail2banLab.start({ name: 'f2b-restart', config });
+  });
+  afterAll(() => lab?.destroy());
+
+  test('the DaemonSet resets the firewall in an init container before fail2ban starts', () => {
+    expect(reset.command.slice(0, 2)).toEqual(['sh', '-c']);
+    expect(reset.image).toBe(config.daemonSet.spec.template.spec.containers[0].image);
+  });
+
+  test('after kill -9 and the init container, the rules are as before the kill and the bans are back', async () => {
+    lab.client('set', 'sshd', 'banip', '192.0.2.30');
+    lab.client('set', 'sshd', 'banip', '2001:db8::30');
+    lab.client('set', 'k3s-apiserver', 'banip', '198.51.100.30');
+    const before = rules(lab);
+    expect(before.join('\n')).toContain('192.0.2.30');
+
+    await lab.killServer();
+    expect(rules(lab)).toEqual(before);
+    lab.runInNamespace(reset.command[2]);
+    expect(lab.nft('list', 'tables')).not.toContain('f2b-table');
+    await lab.startServer();
+    await waitFor('the bans to be restored into nftables', () => {
+      try {
+        return rules(lab).join('\n').includes('198.51.100.30') && rules(lab).join('\n').includes('2001:db8::30');
+      } catch {
+        return false;
+      }
+    });
+    expect(rules(lab)).toEqual(before);
+  });
+
+  test('without the reset, a restart after kill -9 duplicates every rule (the failure the init container prevents)', async () => {
+    const ruleLines = () => rules(lab).filter((line) => line.includes('saddr @'));
+    const once = ruleLines();
+    await lab.killServer();
+    await lab.startServer();
+    await waitFor('the restored bans', () => lab.banned('sshd').length === 2 && lab.banned('k3s-apiserver').length === 1);
+    await waitFor('every jail to have added its rules again', () => ruleLines().length >= 2 * once.length);
+    expect(ruleLines().length).toBe(2 * once.length);
+    expect(new Set(ruleLines())).toEqual(new Set(once));
+  });
+});
+
+describeWithTools(TOOLS, "least-privilege mode ('net-admin')", () => {
+  const config = synthesizeVariant({ securityMode: 'net-admin' });
+  const spec = config.daemonSet.spec.template.spec;
+  const capabilities: string[] = spec.containers[0].securityContext.capabilities.add.map((c: string) => c.toLowerCase());
+  let lab: Fail2banLab;
+
+  beforeAll(async () => {
+    lab = await Fail2banLab.start({ name: 'f2b-leastpriv', config, capabilities });
+  });
+  afterAll(() => lab?.destroy());
+
+  test('renders NET_ADMIN + NET_RAW only, no privileged, no host PID, RuntimeDefault seccomp', () => {
+    for (const container of [...spec.initContainers, ...spec.containers]) {
+      expect(container.securityContext).toMatchObject({
+        privileged: false,
+        allowPrivilegeEscalation: false,
+        capabilities: { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] },
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
+    }
+    expect(spec.hostPID).toBeUndefined();
+    expect(spec.hostNetwork).toBe(true);
+  });
+
+  test('fail2ban-server holds only those capabilities', () => {
+    const status = fs.readFileSync(`/proc/${lab.pid}/status`, 'utf8');
+    const effective = BigInt(`0x${/CapEff:\s+([0-9a-f]+)/.exec(status)![1]}`);
+    // CAP_NET_ADMIN is bit 12, CAP_NET_RAW bit 13.
+    expect(effective).toBe((1n << 12n) | (1n << 13n));
+    expect(status).toMatch(/NoNewPrivs:\s+1/);
+  });
+
+  test('still bans into nftables from its logs', async () => {
+    lab.appendLog('/var/log/host/auth.log', sshdFailures('203.0.113.50', 3, 7000));
+    await waitFor('the ban in nftables', () => {
+      try {
+        return lab.nft('list', 'ruleset').includes('203.0.113.50');
+      } catch {
+        return false;
+      }
+    });
+  });
+});
+
+describeWithTools(TOOLS, 'repeat offenders (bantime.increment)', () => {
+  // Short bans, so that the first one ends by itself: an unban by hand would also delete the ban's history.
+  const jails = homelab.jails.map((jail) =>
+    jail.name === 'sshd' ? { ...jail, banTime: Duration.seconds(2), banTimeIncrement: { factor: 2, maxTime: Duration.days(7) } } : jail,
+  );
+  const config = synthesizeVariant({ jails });
+  let lab: Fail2banLab;
+
+  beforeAll(async () => {
+    lab = await Fail2banLab.start({ name: 'f2b-increment', config });
+  });
+  afterAll(() => lab?.destroy());
+
+  /** The ban time fail2ban gave an address, from `get JAIL banip --with-time` ("IP \t start + bantime = end"). */
+  function banTimeOf(address: string): number {
+    const line = lab.client('get', 'sshd', 'banip', '--with-time').split('\n').find((l) => l.startsWith(address));
+    return Number(/\+ (\d+) =/.exec(line ?? '')?.[1]);
+  }
+
+  test('renders the increment into jail.local', () => {
+    expect(config.files['jail.local']).toMatch(/\[sshd\][^[]*bantime = 2s\n.*\nbantime\.increment = true\nbantime\.factor = 2\nbantime\.maxtime = 168h/);
+  });
+
+  test('a second ban of the same address lasts longer than the first', async () => {
+    const address = '198.51.100.60';
+    lab.appendLog('/var/log/host/auth.log', sshdFailures(address, 3, 8000));
+    await waitFor('the first ban', () => lab.banned('sshd').includes(address));
+    const first = banTimeOf(address);
+    await waitFor('the first ban to end', () => !lab.banned('sshd').includes(address));
+    lab.appendLog('/var/log/host/auth.log', sshdFailures(address, 3, 8100));
+    await waitFor('the second ban', () => lab.banned('sshd').includes(address));
+    const second = banTimeOf(address);
+    expect(first).toBeGreaterThanOrEqual(2);
+    expect(second).toBeGreaterThan(first);
+  });
+});
+
+describeWithTools([...TOOLS, 'python3'], "bans that cover forwarded traffic ('host-and-forwarded')", () => {
+  // client (192.0.2.10 and .20) ── node: the lab, forwarding 192.0.2.1:8080 to the pod ── pod (198.51.100.2:80)
+  const jails = [...homelab.jails, { name: 'web', filter: 'nginx-http-auth', logPath: '/var/log/host/nginx/error.log', port: '8080', blocks: 'host-and-forwarded' as const }];
+  const config = synthesizeVariant({ jails });
+  const ns = { client: 'f2b-fwd-client', pod: 'f2b-fwd-pod' };
+  const sh = (netns: string, script: string) => execFileSync('ip', ['netns', 'exec', netns, 'sh', '-c', script], { encoding: 'utf8' });
+  let lab: Fail2banLab;
+  let server: ReturnType<typeof spawn> | undefined;
+
+  function connects(source: string): boolean {
+    const probe = `import socket,sys
+s=socket.socket(); s.settimeout(1); s.bind(('${source}',0))
+try: s.connect(('192.0.2.1',8080)); print(s.recv(64).decode())
+except Exception as e: print('failed', e)`;
+    const out = spawnSync('ip', ['netns', 'exec', ns.client, 'python3', '-c', probe], { encoding: 'utf8' }).stdout;
+    return out.includes('hello from the pod');
+  }
+
+  beforeAll(async () => {
+    lab = await Fail2banLab.start({ name: 'f2b-fwd-node', config });
+    for (const name of Object.values(ns)) {
+      execFileSync('ip', ['netns', 'add', name]);
+    }
+    execFileSync('ip', ['link', 'add', 'f2b-c0', 'netns', ns.client, 'type', 'veth', 'peer', 'name', 'f2b-n0', 'netns', lab.netns]);
+    execFileSync('ip', ['link', 'add', 'f2b-p0', 'netns', ns.pod, 'type', 'veth', 'peer', 'name', 'f2b-n1', 'netns', lab.netns]);
+    sh(ns.client, 'ip addr add 192.0.2.10/24 dev f2b-c0 && ip addr add 192.0.2.20/24 dev f2b-c0 && ip link set f2b-c0 up && ip link set lo up');
+    sh(ns.pod, 'ip addr add 198.51.100.2/24 dev f2b-p0 && ip link set f2b-p0 up && ip link set lo up && ip route add default via 198.51.100.1');
+    lab.runInNamespace(
+      [
+        'ip addr add 192.0.2.1/24 dev f2b-n0 && ip link set f2b-n0 up',
+        'ip addr add 198.51.100.1/24 dev f2b-n1 && ip link set f2b-n1 up',
+        'sysctl -qw net.ipv4.ip_forward=1',
+        // What kube-proxy does for a NodePort / LoadBalancer service.
+        "nft add table ip kube && nft add chain ip kube services '{ type nat hook prerouting priority -100; }'",
+        'nft add rule ip kube services tcp dport 8080 dnat to 198.51.100.2:80',
+      ].join(' && '),
+    );
+    const pod = `import socket
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('198.51.100.2',80)); s.listen(8)
+while True:
+  c,_=s.accept(); c.sendall(b'hello from the pod'); c.close()`;
+    server = spawn('ip', ['netns', 'exec', ns.pod, 'python3', '-c', pod], { stdio: 'ignore' });
+    await waitFor('the pod to listen', () => connects('192.0.2.20'));
+  });
+
+  afterAll(() => {
+    server?.kill('SIGKILL');
+    lab?.destroy();
+    for (const name of Object.values(ns)) {
+      spawnSync('ip', ['netns', 'del', name]);
+    }
+  });
+
+  test('renders the action into the prerouting hook with drop', () => {
+    expect(config.files['jail.local']).toContain('chain_hook="prerouting", chain_priority="-150", blocktype="drop"');
+  });
+
+  test('before the ban the forwarded connection succeeds; after it the banned address is dropped and others pass', async () => {
+    expect(connects('192.0.2.10')).toBe(true);
+    lab.client('set', 'web', 'banip', '192.0.2.10');
+    await waitFor('the prerouting chain', () => lab.nft('list', 'ruleset').includes('hook prerouting'));
+    expect(connects('192.0.2.10')).toBe(false);
+    expect(connects('192.0.2.20')).toBe(true);
+    lab.client('set', 'web', 'unbanip', '192.0.2.10');
+    expect(connects('192.0.2.10')).toBe(true);
+  });
+
+  test("a host-only jail's ban does not reach forwarded traffic (why the choice exists)", () => {
+    lab.client('set', 'sshd', 'banip', '192.0.2.10');
+    expect(connects('192.0.2.10')).toBe(true);
+    lab.client('set', 'sshd', 'unbanip', '192.0.2.10');
+  });
+});
