@@ -91,7 +91,8 @@ describe('configuration from the constructs', () => {
       namespace: 'fail2ban',
       selector: { 'app.kubernetes.io/name': 'fail2ban', 'app.kubernetes.io/instance': 'fail2ban' },
       jails: ['sshd', 'k3s-apiserver'],
-      ignoreIp: ['127.0.0.1/8', '::1', '100.64.0.0/10'],
+      // The seed's ignoreip, then the cluster block's pod and service networks.
+      ignoreIp: ['127.0.0.1/8', '::1', '100.64.0.0/10', '10.42.0.0/16', '10.43.0.0/16'],
     });
     expect(labelSelector(config.selector)).toBe('app.kubernetes.io/name=fail2ban,app.kubernetes.io/instance=fail2ban');
   });
@@ -106,7 +107,7 @@ describe('configuration from the constructs', () => {
       ],
     });
     expect(custom.jails).toEqual(['sshd']);
-    expect(custom.ignoreIp).toEqual(['127.0.0.1/8', '::1', '100.64.0.0/10', '192.0.2.0/24']);
+    expect(custom.ignoreIp).toEqual(['127.0.0.1/8', '::1', '100.64.0.0/10', '10.42.0.0/16', '10.43.0.0/16', '192.0.2.0/24']);
     expect(custom.selector['app.kubernetes.io/instance']).toBe('edge');
   });
 
