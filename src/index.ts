@@ -28,5 +28,7 @@ export * from './k8s/namespace';
 export * from './synth/atomic-write';
 export * from './synth/cli';
 export * from './synth/diff';
+export * from './synth/summary';
+export * from './docs/operations';
 export * from './synth/kustomization';
 export * from './synth/manifests';

@@ -15,6 +15,7 @@ export const paths: SynthPaths = {
     // Copied to the k3s server as /etc/rancher/k3s/audit-policy.yaml when the audit-log jail is turned on.
     auditPolicy: 'k3s/host/audit-policy.yaml',
   },
+  operationsDoc: 'docs/fail2ban.md',
 };
 
 /** The homelab's fail2ban, as the operations document's tables describe it. */

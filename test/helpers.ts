@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { Fail2banProps } from '../src/fail2ban';
+import { parseIni as parseIniSections } from '../src/read/ini';
 import { buildApp, homelab } from '../src/main';
 import { ManifestFiles, renderManifests } from '../src/synth/manifests';
 
@@ -42,20 +43,5 @@ export function readTree(dir: string): Record<string, string> {
 
 /** Sections of an INI file (fail2ban's `jail.local`) as section → key → value; continuation lines are joined. */
 export function parseIni(text: string): Record<string, Record<string, string>> {
-  const sections: Record<string, Record<string, string>> = {};
-  let section: Record<string, string> | undefined;
-  let lastKey: string | undefined;
-  for (const line of text.split('\n')) {
-    const header = /^\[(.+)\]$/.exec(line);
-    const entry = /^([^\s#=][^=]*?)\s*=\s*(.*)$/.exec(line);
-    if (header) {
-      section = sections[header[1]] = {};
-    } else if (/^\s+\S/.test(line) && section && lastKey) {
-      section[lastKey] += `\n${line.trim()}`;
-    } else if (entry && section) {
-      lastKey = entry[1];
-      section[lastKey] = entry[2];
-    }
-  }
-  return sections;
+  return Object.fromEntries(parseIniSections(text).map((section) => [section.name, Object.fromEntries(section.settings)]));
 }

@@ -1,6 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { buildApp, paths } from '../src/main';
+import { renderOperationsDoc } from '../src/docs/operations';
+import { Fail2banProps } from '../src/fail2ban';
+import { buildApp, homelab, paths } from '../src/main';
+import { renderYamlFile } from '../src/synth/manifests';
 import { runSynth } from '../src/synth/cli';
 import { readTree, synth, tempDir } from './helpers';
 
@@ -97,4 +100,42 @@ test('--out alone leaves the Flux file alone; --flux-out writes it where asked',
   expect(fs.existsSync(flux)).toBe(false);
   expect(run(['--out', out, '--flux-out', flux]).code).toBe(0);
   expect(fs.readFileSync(flux, 'utf8')).toBe(fs.readFileSync(paths.files.flux, 'utf8'));
+});
+
+describe('the change summary', () => {
+  function runWith(argv: string[], props: Partial<Fail2banProps>): { code: number; out: string; err: string } {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = runSynth(argv, () => buildApp({ ...homelab, ...props }), paths, { out: (l) => out.push(l), err: (l) => err.push(l) });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  }
+  const sshdMaxRetry4 = { jails: homelab.jails.map((jail) => (jail.name === 'sshd' ? { ...jail, maxRetry: 4 } : jail)) };
+
+  test('synth tells in operator terms what a changed maxretry does, and that the pods roll', () => {
+    const out = path.join(dir, 'manifests');
+    run(['--out', out]);
+    const result = runWith(['--out', out], sshdMaxRetry4);
+    expect(result.out).toContain('  jail sshd: maxretry 3 → 4');
+    expect(result.out).toMatch(/DaemonSet fail2ban: pods will roll on every node \(config hash [0-9a-f]+… → [0-9a-f]+…/);
+    expect(result.out).toContain(`changed ${path.join(out, 'configmap.yaml')}`);
+  });
+
+  test('--check shows the same summary without writing', () => {
+    const out = path.join(dir, 'manifests');
+    run(['--out', out]);
+    const before = readTree(out);
+    const result = runWith(['--out', out, '--check'], sshdMaxRetry4);
+    expect(result.code).toBe(1);
+    expect(result.err).toContain('  jail sshd: maxretry 3 → 4');
+    expect(readTree(out)).toEqual(before);
+  });
+});
+
+test('the committed operations document is what synth generates (run `npm run synth` and commit)', () => {
+  const rendered = renderOperationsDoc({
+    manifestsDir: paths.manifestsDir,
+    manifests: synth(),
+    files: Object.fromEntries(Object.entries(buildApp().files ?? {}).map(([role, objects]) => [paths.files[role], renderYamlFile(objects)])),
+  });
+  expect(fs.readFileSync(paths.operationsDoc!, 'utf8')).toBe(rendered);
 });

@@ -1,34 +1,11 @@
+import { parseIni } from '../read/ini';
 import { FilterFile, filterFileName } from './filter';
 
 /** fail2ban's tags that capture the address (or failure id) to ban. */
 const HOST_TAG = /<(?:HOST|ADDR|IP4|IP6|SUBNET|DNS|F-(?:ID|IP4|IP6|ADDR|SUBNET|DNS)\/?)>/;
 
-/** The `key = value` entries per section, with continuation lines joined by newlines. */
-function parseSections(text: string): Map<string, Map<string, string>> {
-  const sections = new Map<string, Map<string, string>>();
-  let section: Map<string, string> | undefined;
-  let key: string | undefined;
-  for (const line of text.split('\n')) {
-    if (/^\s*[#;]/.test(line)) {
-      continue;
-    }
-    const header = /^\[([^\]]+)\]\s*$/.exec(line);
-    const entry = /^([^\s=:][^=:]*?)\s*[=:]\s?(.*)$/.exec(line);
-    if (header) {
-      sections.set(header[1], (section = new Map()));
-      key = undefined;
-    } else if (/^\s+\S/.test(line) && section && key !== undefined) {
-      section.set(key, `${section.get(key)}\n${line.trim()}`);
-    } else if (entry && section) {
-      key = entry[1];
-      section.set(key, entry[2].trim());
-    }
-  }
-  return sections;
-}
-
 /** Replaces `%(name)s` with the file's own definitions; names from included files (common.conf) become empty. */
-function interpolate(value: string, definitions: Map<string, string>, depth = 0): string {
+function interpolate(value: string, definitions: ReadonlyMap<string, string>, depth = 0): string {
   return value.replace(/%\(([^)]+)\)s/g, (_, name: string) => {
     const definition = definitions.get(name);
     return definition === undefined || depth > 10 ? '' : interpolate(definition, definitions, depth + 1);
@@ -60,7 +37,7 @@ function regexError(pattern: string): string | undefined {
 /** Problems of one filter file: the sections fail2ban needs, a host tag in every failregex, regexes that compile. */
 export function checkFilterFile(filter: FilterFile): string[] {
   const where = `filter file filters/${filterFileName(filter)}`;
-  const sections = parseSections(filter.content);
+  const sections = new Map(parseIni(filter.content).map((section) => [section.name, section.settings]));
   const definition = sections.get('Definition');
   if (!definition) {
     return [`${where}: has no [Definition] section. Fix: add "[Definition]" with a failregex, as in fail2ban's filter.d files.`];

@@ -4,7 +4,9 @@ import { parseArgs } from 'node:util';
 import { Fail2banConfigError } from '../config/errors';
 import { writeFileAtomically, writeTreeAtomically } from './atomic-write';
 import { diffFiles, formatChanges, readDir } from './diff';
+import { renderOperationsDoc } from '../docs/operations';
 import { ManifestFiles, SynthOutput, renderManifests, renderYamlFile } from './manifests';
+import { summarizeChanges } from './summary';
 
 /** Where synth writes by default. */
 export interface SynthPaths {
@@ -12,6 +14,8 @@ export interface SynthPaths {
   readonly manifestsDir: string;
   /** Files outside that folder by role: `flux` (the Flux Kustomization), `auditPolicy` (for the k3s server). */
   readonly files: Record<string, string>;
+  /** The operations document, generated from the same objects. @default none */
+  readonly operationsDoc?: string;
 }
 
 /** Where output and messages go; tests pass their own. */
@@ -42,14 +46,23 @@ interface Rendered {
   readonly files: Record<string, string>;
 }
 
-function render(output: SynthOutput, filePaths: Record<string, string>): Rendered {
+function render(output: SynthOutput, manifestsDir: string, filePaths: Record<string, string>, docPath: string | undefined): Rendered {
+  const folder = renderManifests(output.manifests);
   const files: Record<string, string> = {};
   for (const [role, objects] of Object.entries(output.files ?? {})) {
     if (filePaths[role] !== undefined) {
       files[filePaths[role]] = renderYamlFile(objects);
     }
   }
-  return { folder: renderManifests(output.manifests), files };
+  if (docPath !== undefined) {
+    files[docPath] = renderOperationsDoc({ manifestsDir, manifests: folder, files });
+  }
+  return { folder, files };
+}
+
+/** Lines under a heading, indented. */
+function section(heading: string, lines: string[]): string {
+  return [heading, ...lines.map((line) => `  ${line}`)].join('\n');
 }
 
 /** The `npm run synth` command: builds the charts, renders every file in memory, then swaps them in at once. */
@@ -74,6 +87,7 @@ export function runSynth(argv: string[], build: () => SynthOutput, paths: SynthP
   const manifestsDir = values.out ?? process.env.CDK8S_OUTDIR ?? paths.manifestsDir;
   const defaultLayout = manifestsDir === paths.manifestsDir;
   const filePaths = defaultLayout ? { ...paths.files } : {};
+  const docPath = defaultLayout ? paths.operationsDoc : undefined;
   if (values['flux-out'] !== undefined) {
     filePaths.flux = values['flux-out'];
   }
@@ -84,7 +98,7 @@ export function runSynth(argv: string[], build: () => SynthOutput, paths: SynthP
     for (const warning of output.warnings ?? []) {
       io.err(`warning: ${warning}`);
     }
-    rendered = render(output, filePaths);
+    rendered = render(output, manifestsDir, filePaths, docPath);
   } catch (error) {
     if (error instanceof Fail2banConfigError) {
       io.err(`synth: nothing written.\n${error.message}`);
@@ -101,19 +115,28 @@ export function runSynth(argv: string[], build: () => SynthOutput, paths: SynthP
     onDisk[file] = fs.readFileSync(file, 'utf8');
   }
   const changes = diffFiles(onDisk, wanted);
+  const report = () => [
+    section('files:', formatChanges(changes)),
+    section('what this changes on the cluster:', summarizeChanges(readDir(manifestsDir), rendered.folder)),
+  ];
 
   if (values.check) {
     if (changes.length === 0) {
       io.out('synth --check: up to date');
       return 0;
     }
-    io.err(['synth --check: the generated files are stale; run `npm run synth` and commit the result:', ...formatChanges(changes).map((l) => `  ${l}`)].join('\n'));
+    io.err(['synth --check: the generated files are stale; run `npm run synth` and commit the result.', ...report()].join('\n'));
     return 1;
   }
+  if (changes.length === 0) {
+    io.out('synth: no change');
+    return 0;
+  }
+  const summary = report();
   writeTreeAtomically(manifestsDir, rendered.folder);
   for (const [file, content] of Object.entries(rendered.files)) {
     writeFileAtomically(file, content);
   }
-  io.out(changes.length === 0 ? 'synth: no change' : ['synth: wrote', ...formatChanges(changes).map((l) => `  ${l}`)].join('\n'));
+  io.out(['synth: wrote the generated files.', ...summary].join('\n'));
   return 0;
 }

@@ -1,0 +1,86 @@
+import { CONTAINER_DB_DIR } from '../k8s/daemon-set';
+import { Container, DaemonSetObject, VolumeMount, Volume, configHashOf } from '../read/daemon-set';
+import { readGenerated } from '../read/fail2ban';
+import { JailLocalSection } from '../read/jail-local';
+import { parseClusterObjects } from '../read/objects';
+
+/** The Flux Kustomization that applies the manifests folder. */
+export interface FluxFacts {
+  readonly name: string;
+  readonly namespace: string;
+  readonly path: string;
+  readonly interval?: string;
+  /** The file it is generated into. */
+  readonly file: string;
+}
+
+/** What the operations document says about the deployment, read from the generated objects. */
+export interface DeploymentFacts {
+  readonly manifestsDir: string;
+  readonly namespace: string;
+  readonly daemonSet: DaemonSetObject;
+  readonly container: Container;
+  readonly volumes: ReadonlyMap<string, Volume>;
+  readonly configMapName: string;
+  readonly configHash?: string;
+  readonly jailLocal: JailLocalSection[];
+  /** Filter file names (ConfigMap keys), sorted. */
+  readonly filters: string[];
+  readonly timeZone?: string;
+  /** The host directory mounted at the image's database directory. */
+  readonly databaseHostPath?: string;
+  readonly flux?: FluxFacts;
+  /** The ServiceAccount the "Manage Fail2ban" runner uses, when the manifests grant one. */
+  readonly banManager?: string;
+}
+
+const FLUX_KUSTOMIZATION_API = /^kustomize\.toolkit\.fluxcd\.io\//;
+
+function fluxFacts(files: Record<string, string>): FluxFacts | undefined {
+  for (const file of Object.keys(files).sort()) {
+    const object = parseClusterObjects({ [file]: files[file] }).find((o) => o.kind === 'Kustomization' && FLUX_KUSTOMIZATION_API.test(o.apiVersion));
+    if (object) {
+      const spec = object.spec as { path: string; interval?: string };
+      return { name: object.metadata?.name ?? '', namespace: object.metadata?.namespace ?? '', path: spec.path, interval: spec.interval, file };
+    }
+  }
+  return undefined;
+}
+
+function required<T>(value: T | undefined, what: string): T {
+  if (value === undefined) {
+    throw new Error(`operations document: the manifests have no ${what}`);
+  }
+  return value;
+}
+
+function databaseHostPath(mounts: VolumeMount[], volumes: ReadonlyMap<string, Volume>): string | undefined {
+  const mount = mounts.find((m) => m.mountPath === CONTAINER_DB_DIR);
+  return mount && volumes.get(mount.name)?.hostPath?.path;
+}
+
+/** The facts of one generated deployment: `manifests` is the folder (file name → content), `files` the other generated files by path. */
+export function deploymentFacts(manifestsDir: string, manifests: Record<string, string>, files: Record<string, string>): DeploymentFacts {
+  const generated = readGenerated(manifests);
+  const daemonSet = required(generated.daemonSet, 'DaemonSet');
+  const configMap = required(generated.configMap, 'ConfigMap with jail.local');
+  const pod = daemonSet.spec.template.spec;
+  // fail2ban's container comes first; init containers are listed apart and finish before it starts.
+  const container = required(pod.containers[0], 'container in the DaemonSet');
+  const volumes = new Map((pod.volumes ?? []).map((volume) => [volume.name, volume]));
+  return {
+    manifestsDir,
+    namespace: daemonSet.metadata?.namespace ?? 'default',
+    daemonSet,
+    container,
+    volumes,
+    configMapName: configMap.metadata?.name ?? '',
+    configHash: configHashOf(daemonSet),
+    jailLocal: generated.jailLocal,
+    filters: [...generated.filters.keys()],
+    timeZone: container.env?.find((env) => env.name === 'TZ')?.value,
+    databaseHostPath: databaseHostPath(container.volumeMounts ?? [], volumes),
+    flux: fluxFacts(files),
+    banManager: generated.objects.find((object) => object.kind === 'ServiceAccount')?.metadata?.name,
+  };
+}

@@ -1,0 +1,227 @@
+import { Duration, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import { loadFilters } from '../src/config/filter';
+import { JailDefaults, JailProps } from '../src/config/jail';
+import { k3sApiserverAuditJail } from '../src/config/k3s-audit';
+import { hostLog } from '../src/config/log-path';
+import { Fail2banProps } from '../src/fail2ban';
+import { CONFIG_HASH_ANNOTATION } from '../src/k8s/daemon-set';
+import { renderYamlFile } from '../src/synth/manifests';
+import { summarizeChanges } from '../src/synth/summary';
+import { objectOf, synth as synthHomelab } from './helpers';
+
+// The homelab app with jails of its own, so that the expected lines do not follow every edit of src/main.ts.
+const defaults: JailDefaults = {
+  ignoreIp: ['127.0.0.1/8', '::1', '100.64.0.0/10'],
+  banAction: 'nftables-multiport',
+  backend: 'auto',
+  findTime: Duration.minutes(10),
+  banTime: Duration.hours(1),
+  maxRetry: 5,
+};
+const sshd: JailProps = { name: 'sshd', logPath: hostLog('auth.log'), maxRetry: 3, banTime: Duration.hours(24) };
+const k3sApiserver: JailProps = { name: 'k3s-apiserver', filter: 'k3s-apiserver', logPath: hostLog('syslog'), maxRetry: 10, banTime: Duration.hours(1) };
+const audit = k3sApiserverAuditJail({ enabled: false });
+
+function synth(changes: Partial<Fail2banProps> = {}): Record<string, string> {
+  return synthHomelab({ defaults, jails: [sshd, k3sApiserver, audit], ...changes });
+}
+
+const current = synth();
+
+/** The first 8 hex digits of a synth's config hash, as the roll line shows it. */
+function hash(files: Record<string, string>): string {
+  return `${objectOf(files, 'DaemonSet').spec.template.metadata.annotations[CONFIG_HASH_ANNOTATION].slice(0, 8)}…`;
+}
+
+function jails(...list: JailProps[]): { jails: JailProps[] } {
+  return { jails: list };
+}
+
+const NO_CHANGE_TO = 'no change to: ';
+
+/**
+ * The summary without its `no change to:` line, which must name `unchanged`: that line also lists every object this
+ * test does not touch, which other features add.
+ */
+function changes(lines: string[], unchanged: string[]): string[] {
+  const last = lines[lines.length - 1];
+  expect(last.startsWith(NO_CHANGE_TO)).toBe(true);
+  expect(last.slice(NO_CHANGE_TO.length).split(', ')).toEqual(expect.arrayContaining(unchanged));
+  return lines.slice(0, -1);
+}
+
+describe('summarizeChanges', () => {
+  test('nothing changed', () => {
+    expect(summarizeChanges(current, synth())).toEqual(['no change']);
+  });
+
+  test('a change to comments only is no change to the cluster', () => {
+    const recommented = Object.fromEntries(Object.entries(current).map(([file, content]) => [file, `# another header\n${content}`]));
+    expect(summarizeChanges(current, recommented)).toEqual(['no change']);
+  });
+
+  test('a jail setting', () => {
+    const after = synth(jails({ ...sshd, maxRetry: 4, banTime: Duration.hours(48) }, k3sApiserver, audit));
+    expect(changes(summarizeChanges(current, after), ['Namespace fail2ban'])).toEqual([
+      'jail sshd: bantime 24h → 48h, maxretry 3 → 4',
+      // The ban database keeps bans as long as the longest ban time.
+      'DaemonSet fail2ban: env F2B_DB_PURGE_AGE: 24h → 48h',
+      `DaemonSet fail2ban: pods will roll on every node (config hash ${hash(current)} → ${hash(after)}; pod template: env)`,
+    ]);
+  });
+
+  test('a jail setting dropped falls back to the default', () => {
+    const after = synth(jails({ name: 'sshd', logPath: sshd.logPath, maxRetry: 3 }, k3sApiserver, audit));
+    expect(summarizeChanges(current, after)[0]).toBe('jail sshd: bantime 24h → (default)');
+  });
+
+  test('a new jail, with several log files', () => {
+    const nginx = { name: 'nginx-http-auth', logPath: ['/var/log/host/nginx/error.log', '/var/log/host/nginx/other.log'], maxRetry: 5 };
+    const after = synth(jails(sshd, k3sApiserver, audit, nginx));
+    expect(changes(summarizeChanges(current, after), ['Namespace fail2ban'])).toEqual([
+      'jail nginx-http-auth: added (enabled, logpath /var/log/host/nginx/error.log /var/log/host/nginx/other.log, maxretry 5)',
+      `DaemonSet fail2ban: pods will roll on every node (config hash ${hash(current)} → ${hash(after)})`,
+    ]);
+  });
+
+  test('a removed jail', () => {
+    const after = synth(jails(sshd, k3sApiserver));
+    expect(changes(summarizeChanges(current, after), ['Namespace fail2ban'])).toEqual([
+      'jail k3s-apiserver-audit: removed',
+      `DaemonSet fail2ban: pods will roll on every node (config hash ${hash(current)} → ${hash(after)})`,
+    ]);
+  });
+
+  test('a change to [DEFAULT]', () => {
+    const after = synth({ defaults: { ...defaults, findTime: Duration.minutes(20) } });
+    expect(changes(summarizeChanges(current, after), ['Namespace fail2ban'])).toEqual([
+      '[DEFAULT]: findtime 10m → 20m',
+      `DaemonSet fail2ban: pods will roll on every node (config hash ${hash(current)} → ${hash(after)})`,
+    ]);
+  });
+
+  test('a changed filter', () => {
+    const filters = loadFilters().map((f) => (f.name === 'k3s-apiserver' ? { ...f, content: `${f.content}ignoreregex = ^x$\n` } : f));
+    const after = synth({ filters });
+    expect(changes(summarizeChanges(current, after), ['Namespace fail2ban'])).toEqual([
+      'filter k3s-apiserver.conf: changed (+1 -0 lines)',
+      `DaemonSet fail2ban: pods will roll on every node (config hash ${hash(current)} → ${hash(after)})`,
+    ]);
+  });
+
+  test('a new filter', () => {
+    const after = synth({ filters: [...loadFilters(), { name: 'nginx-extra', content: '[Definition]\nfailregex = ^<HOST> denied$\n' }] });
+    expect(changes(summarizeChanges(current, after), ['Namespace fail2ban'])).toEqual([
+      'filter nginx-extra.conf: added',
+      'DaemonSet fail2ban: mount /data/filter.d/nginx-extra.conf added (config key nginx-extra.conf, read-only)',
+      `DaemonSet fail2ban: pods will roll on every node (config hash ${hash(current)} → ${hash(after)}; pod template: volumeMounts)`,
+    ]);
+  });
+
+  test('a new image, whose version label every object carries', () => {
+    const lines = summarizeChanges(current, synth({ image: 'crazymax/fail2ban:1.0.3' }));
+    expect(lines.slice(0, 2)).toEqual([
+      'DaemonSet fail2ban: image crazymax/fail2ban:1.0.2 → crazymax/fail2ban:1.0.3',
+      'DaemonSet fail2ban: pods will roll on every node (pod template: labels, image)',
+    ]);
+    const [change, objects] = lines[2].split(' on ');
+    expect(change).toBe('label app.kubernetes.io/version 1.0.2 → 1.0.3');
+    expect(objects.split(', ')).toEqual(expect.arrayContaining(['ConfigMap fail2ban-config', 'DaemonSet fail2ban', 'Namespace fail2ban']));
+    expect(lines).toHaveLength(3);
+  });
+
+  test('a changed volume', () => {
+    expect(changes(summarizeChanges(current, synth({ databaseHostPath: '/srv/fail2ban' })), ['ConfigMap fail2ban-config', 'Namespace fail2ban'])).toEqual([
+      'DaemonSet fail2ban: volume database: host /var/lib/fail2ban (DirectoryOrCreate) → host /srv/fail2ban (DirectoryOrCreate)',
+      'DaemonSet fail2ban: pods will roll on every node (pod template: volumes)',
+    ]);
+  });
+
+  test('a jail turned on, with the volume its optional log needs', () => {
+    const after = synth(jails(sshd, k3sApiserver, { ...audit, enabled: true }));
+    expect(changes(summarizeChanges(current, after), ['Namespace fail2ban'])).toEqual([
+      'jail k3s-apiserver-audit: enabled false → true',
+      'DaemonSet fail2ban: volume log-k3s-audit-log added (host /var/log/k3s-audit.log (FileOrCreate))',
+      'DaemonSet fail2ban: mount /var/log/host/k3s-audit.log added (log-k3s-audit-log, read-only)',
+      `DaemonSet fail2ban: pods will roll on every node (config hash ${hash(current)} → ${hash(after)}; pod template: volumeMounts, volumes)`,
+    ]);
+  });
+
+  test('a changed environment variable', () => {
+    expect(changes(summarizeChanges(current, synth({ timeZone: 'Europe/Berlin' })), ['ConfigMap fail2ban-config', 'Namespace fail2ban'])).toEqual([
+      'DaemonSet fail2ban: env TZ: UTC → Europe/Berlin',
+      'DaemonSet fail2ban: pods will roll on every node (pod template: env)',
+    ]);
+  });
+
+  test('another pod-template change, by path', () => {
+    const resources = { cpu: { request: kplus.Cpu.millis(50) }, memory: { request: Size.mebibytes(64), limit: Size.mebibytes(512) } };
+    expect(changes(summarizeChanges(current, synth({ resources })), ['ConfigMap fail2ban-config', 'Namespace fail2ban'])).toEqual([
+      'DaemonSet fail2ban: spec.template.spec.containers[fail2ban].resources.limits.memory 256Mi → 512Mi',
+      'DaemonSet fail2ban: pods will roll on every node (pod template: resources)',
+    ]);
+  });
+
+  test('the first synth: everything is added', () => {
+    const lines = summarizeChanges({}, current);
+    // The cluster's own ranges join ignoreip after the configured ones.
+    expect(lines[0]).toMatch(/^\[DEFAULT\]: added \(ignoreip 127\.0\.0\.1\/8 ::1 100\.64\.0\.0\/10\b.*, banaction nftables-multiport, backend auto, findtime 10m, bantime 1h, maxretry 5\)$/);
+    expect(lines.slice(1, 6)).toEqual([
+      'jail sshd: added (enabled, logpath /var/log/host/auth.log, bantime 24h, maxretry 3)',
+      'jail k3s-apiserver: added (enabled, filter k3s-apiserver, logpath /var/log/host/syslog, bantime 1h, maxretry 10)',
+      'jail k3s-apiserver-audit: added (disabled, filter k3s-apiserver-audit, logpath /var/log/host/k3s-audit.log, maxretry 10)',
+      'filter k3s-apiserver-audit.conf: added',
+      'filter k3s-apiserver.conf: added',
+    ]);
+    expect(lines.slice(6)).toEqual(
+      expect.arrayContaining(['ConfigMap fail2ban-config: added (namespace fail2ban)', 'DaemonSet fail2ban: added (namespace fail2ban)', 'Namespace fail2ban: added']),
+    );
+    expect(lines.slice(6).every((line) => / added( \(namespace fail2ban\))?$/.test(line))).toBe(true);
+  });
+
+  test('objects of another kind: added, changed by field, removed', () => {
+    const role = (verbs: string[]) => ({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: 'log-reader', namespace: 'fail2ban' },
+      rules: [{ apiGroups: [''], resources: ['pods/log'], verbs }],
+    });
+    const policy = (ports: number[]) => ({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'deny-ingress', namespace: 'fail2ban' },
+      spec: { podSelector: {}, ingress: [{ ports: ports.map((port) => ({ port })) }] },
+    });
+    const withExtras = (verbs: string[], ports: number[]) => ({
+      ...current,
+      'extra-role.yaml': renderYamlFile([role(verbs)]),
+      'extra-networkpolicy.yaml': renderYamlFile([policy(ports)]),
+    });
+    const unchanged = ['ConfigMap fail2ban-config', 'DaemonSet fail2ban', 'Namespace fail2ban'];
+    expect(changes(summarizeChanges(current, withExtras(['get'], [22])), unchanged)).toEqual([
+      'NetworkPolicy deny-ingress: added (namespace fail2ban)',
+      'Role log-reader: added (namespace fail2ban)',
+    ]);
+    expect(changes(summarizeChanges(withExtras(['get'], [22]), withExtras(['get', 'list'], [22, 6443])), unchanged)).toEqual([
+      'NetworkPolicy deny-ingress: changed (ingress)',
+      'Role log-reader: changed (rules)',
+    ]);
+    expect(changes(summarizeChanges(withExtras(['get'], [22]), current), unchanged)).toEqual([
+      'NetworkPolicy deny-ingress: removed (namespace fail2ban)',
+      'Role log-reader: removed (namespace fail2ban)',
+    ]);
+  });
+
+  test('a new namespace moves every namespaced object', () => {
+    const lines = summarizeChanges(current, synth({ namespace: 'security' }));
+    expect(lines.filter((line) => /^(ConfigMap|DaemonSet|Namespace) /.test(line))).toEqual([
+      'ConfigMap fail2ban-config: removed (namespace fail2ban)',
+      'ConfigMap fail2ban-config: added (namespace security)',
+      'DaemonSet fail2ban: removed (namespace fail2ban)',
+      'DaemonSet fail2ban: added (namespace security)',
+      'Namespace fail2ban: removed',
+      'Namespace security: added',
+    ]);
+  });
+});
