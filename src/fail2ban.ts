@@ -11,6 +11,11 @@ import { renderJailLocal } from './config/jail-local';
 import { configWarnings, validateConfig } from './config/validate';
 import { BanManagerAccess } from './k8s/ban-manager';
 import { Fail2banConfigMap } from './k8s/config-map';
+import { BanLedger } from './sharing/ledger';
+import { mirrorBanTimeSeconds, mirrorJail } from './sharing/mirrors';
+import { BanSharingOptions, DEFAULT_BAN_GROUP, mirrorJailName } from './sharing/options';
+import { PUBLISH_ACTION_KEY, publishAction } from './sharing/publish-action';
+import { RUN_DIR, SIDECAR_PROGRAM_KEY, sidecarContainer, sidecarProgram, tokenVolume } from './sharing/sidecar';
 import { Fail2banDaemonSet, SecurityMode } from './k8s/daemon-set';
 import { AppLabels, recommendedLabels, selectorLabels } from './k8s/labels';
 import { PrivilegedNamespace } from './k8s/namespace';
@@ -58,6 +63,8 @@ export interface Fail2banProps {
   readonly cluster?: ClusterAddresses;
   /** `privileged` (privileged container, host PID namespace) or `net-admin` (only NET_ADMIN and NET_RAW, see README). @default 'privileged' */
   readonly securityMode?: SecurityMode;
+  /** Cluster-wide ban sharing: a ban on one node is applied on every node (needs Kubernetes ≥ 1.31). @default off */
+  readonly banSharing?: BanSharingOptions;
 }
 
 export const DEFAULT_IMAGE = 'crazymax/fail2ban:1.0.2';
@@ -119,6 +126,8 @@ export class Fail2ban extends Construct {
       dbPurgeAge: props.dbPurgeAge,
       allowUnpinnedImage: props.allowUnpinnedImage ?? false,
       allowHostnamesInIgnoreIp: props.allowHostnamesInIgnoreIp ?? false,
+      cluster: props.cluster,
+      banSharing: props.banSharing,
     });
     if (problems.length > 0) {
       throw new Fail2banConfigError(problems);
@@ -132,7 +141,12 @@ export class Fail2ban extends Construct {
     const labels = recommendedLabels(app);
     this.namespace = namespace;
     this.selectorLabels = selectorLabels(app);
-    this.jailLocal = renderJailLocal(defaults, jails);
+    const shared = jails.filter((jail) => props.banSharing?.jails.includes(jail.name));
+    this.jailLocal = renderJailLocal(
+      defaults,
+      jails,
+      props.banSharing && { published: new Set(shared.map((jail) => jail.name)), mirrors: shared.map((jail) => mirrorJail(jail, defaults)) },
+    );
     this.neverBan = neverBan;
     this.warnings = configWarnings({ jails, cluster: props.cluster });
     this.daemonSetRef = { apiVersion: 'apps/v1', kind: 'DaemonSet', name, namespace };
@@ -145,6 +159,10 @@ export class Fail2ban extends Construct {
     const files: Record<string, string> = { 'jail.local': this.jailLocal };
     for (const filter of filters) {
       files[filterFileName(filter)] = filter.content;
+    }
+    if (props.banSharing) {
+      files[PUBLISH_ACTION_KEY] = publishAction();
+      files[SIDECAR_PROGRAM_KEY] = sidecarProgram();
     }
     const config = new Fail2banConfigMap(this, 'Config', { name: `${name}-config`, namespace, files, labels });
 
@@ -171,6 +189,28 @@ export class Fail2ban extends Construct {
     daemonSet.addConfigFile('jail.local', '/data/jail.d/jail.local');
     for (const filter of filters) {
       daemonSet.addConfigFile(filterFileName(filter), `/data/filter.d/${filterFileName(filter)}`);
+    }
+    if (props.banSharing) {
+      const group = props.banSharing.group ?? DEFAULT_BAN_GROUP;
+      const serviceAccountName = name;
+      new BanLedger(this, 'BanLedger', { namespace, serviceAccountName, group, labels });
+      daemonSet.useServiceAccount(serviceAccountName);
+      daemonSet.addConfigFile(PUBLISH_ACTION_KEY, `/data/action.d/${PUBLISH_ACTION_KEY}`);
+      const run = daemonSet.addSharedDir('run', RUN_DIR);
+      const token = 'ban-sharing-token';
+      daemonSet.addSidecar(
+        sidecarContainer({
+          image,
+          namespace,
+          group,
+          timeZone,
+          sharedJails: Object.fromEntries(shared.map((jail) => [jail.name, { mirror: mirrorJailName(jail.name), maxBanTime: mirrorBanTimeSeconds(jail, defaults) }])),
+          neverBan,
+          rateLimitPerMinute: props.banSharing.rateLimitPerMinute ?? 60,
+          volumes: { run, token, config: daemonSet.configVolumeName },
+        }),
+        [tokenVolume(token)],
+      );
     }
     const optionalLogs = jails.filter((jail) => (jail.enabled ?? true) && jail.logMayBeMissing).flatMap((jail) => [jail.logPath].flat());
     for (const containerPath of [...new Set(optionalLogs)].sort()) {

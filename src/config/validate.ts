@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { BanSharingOptions, DEFAULT_BAN_GROUP, MIN_KUBERNETES_VERSION, mirrorJailName, parseKubernetesVersion } from '../sharing/options';
 import { ClusterAddresses } from './cluster';
 import { BanTime, TimeSpan, banTimeSeconds, timeSpanSeconds } from './duration';
 import { FilterFile, filterFileName } from './filter';
@@ -20,6 +21,10 @@ export interface ConfigUnderValidation {
   readonly timeZone: string;
   /** The purge age the user set; a computed default is always long enough. */
   readonly dbPurgeAge?: TimeSpan;
+  /** The cluster block, if any. */
+  readonly cluster?: ClusterAddresses;
+  /** Cluster-wide ban sharing, if on. */
+  readonly banSharing?: BanSharingOptions;
 }
 
 const CONFIG_MAP_KEY = /^[-._a-zA-Z0-9]+$/;
@@ -216,6 +221,41 @@ function checkPurgeAge(config: ConfigUnderValidation): string[] {
   return problems;
 }
 
+function checkSharing(config: ConfigUnderValidation): string[] {
+  const sharing = config.banSharing;
+  if (!sharing) {
+    return [];
+  }
+  const problems: string[] = [];
+  const version = parseKubernetesVersion(sharing.kubernetesVersion);
+  const [major, minor] = MIN_KUBERNETES_VERSION;
+  if (!version || version[0] < major || (version[0] === major && version[1] < minor)) {
+    problems.push(`banSharing: kubernetesVersion "${sharing.kubernetesVersion}" is below ${major}.${minor}: sharing needs CEL IP functions in CRD rules and node names in ServiceAccount tokens. Fix: upgrade k3s to v${major}.${minor} or newer and declare it, or turn sharing off.`);
+  }
+  if (!config.cluster || config.cluster.nodeAddresses.length === 0) {
+    problems.push('banSharing: no never-ban list that covers the nodes; a node banned cluster-wide could lose the API server that would unban it. Fix: set cluster: { nodeAddresses: [every node address or their subnet] }.');
+  }
+  if (sharing.jails.length === 0) {
+    problems.push('banSharing: no jail is shared. Fix: list the jails whose bans every node applies, e.g. jails: [\'sshd\'].');
+  }
+  const enabled = new Set(config.jails.filter((jail) => jail.enabled ?? true).map((jail) => jail.name));
+  for (const jail of sharing.jails) {
+    if (!enabled.has(jail)) {
+      problems.push(`banSharing: jail "${jail}" is not an enabled jail.${didYouMean(jail, [...enabled])} Fix: share only enabled jails.`);
+    } else if (enabled.has(mirrorJailName(jail)) || !JAIL_NAME.test(mirrorJailName(jail))) {
+      problems.push(`banSharing: jail "${jail}" cannot get its mirror jail "${mirrorJailName(jail)}" (taken, or longer than 32 characters). Fix: rename the jail.`);
+    }
+  }
+  const group = sharing.group ?? DEFAULT_BAN_GROUP;
+  if (!/^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/.test(group)) {
+    problems.push(`banSharing: group "${group}" is not a DNS subdomain with a dot. Fix: use e.g. '${DEFAULT_BAN_GROUP}'.`);
+  }
+  if (sharing.rateLimitPerMinute !== undefined && !(Number.isInteger(sharing.rateLimitPerMinute) && sharing.rateLimitPerMinute >= 1)) {
+    problems.push(`banSharing: rateLimitPerMinute ${sharing.rateLimitPerMinute} is not a whole number of at least 1. Fix: e.g. 60.`);
+  }
+  return problems;
+}
+
 /** Warnings: settings that work but may hurt, printed by synth without refusing. */
 export function configWarnings(config: { readonly jails: readonly JailProps[]; readonly cluster?: ClusterAddresses }): string[] {
   const apiJails = config.jails.filter((jail) => (jail.enabled ?? true) && baseName(jail.filter ?? jail.name).startsWith('k3s-apiserver'));
@@ -238,6 +278,7 @@ export function validateConfig(config: ConfigUnderValidation): string[] {
     ...checkImage(config.image, config.allowUnpinnedImage),
     ...checkTimeZone(config.timeZone),
     ...checkPurgeAge(config),
+    ...checkSharing(config),
     ...checkSettings('[DEFAULT]', config.defaults, config),
     ...duplicates(config.jails.map((j) => j.name)).map((name) => `jail "${name}" is defined more than once; fail2ban would merge the sections silently. Fix: keep one jail per name.`),
     ...config.jails.flatMap((jail) => checkJail(jail, config)),

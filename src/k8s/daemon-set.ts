@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
-import { IntOrString } from 'cdk8s-plus-28/lib/imports/k8s';
+import * as k8s from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { CONTAINER_LOG_DIR, HOST_LOG_DIR } from '../config/log-path';
 
@@ -101,7 +101,7 @@ export class Fail2banDaemonSet extends Construct {
     }
     this.patchPodSpec('priorityClassName', props.priorityClassName);
     ApiObject.of(this.daemonSet).addJsonPatch(
-      JsonPatch.add('/spec/updateStrategy', { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: IntOrString.fromNumber(1) } }),
+      JsonPatch.add('/spec/updateStrategy', { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: k8s.IntOrString.fromNumber(1) } }),
     );
 
     this.daemonSet.addInitContainer({
@@ -157,6 +157,34 @@ export class Fail2banDaemonSet extends Construct {
     const relative = path.posix.relative(CONTAINER_LOG_DIR, containerPath);
     const name = `log-${relative.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`.slice(0, 63).replace(/-+$/, '');
     this.addHostPathMount(name, path.posix.join(HOST_LOG_DIR, relative), containerPath, kplus.HostPathVolumeType.FILE_OR_CREATE, true);
+  }
+
+  /**
+   * Adds a container given as the plain Kubernetes object, with the pod volumes only it uses: cdk8s-plus-28 has no
+   * projected ServiceAccount-token volume. Patches use the L1 field names, as in {@link patchPodSpec}.
+   */
+  public addSidecar(container: k8s.Container, volumes: k8s.Volume[]): void {
+    const resource = ApiObject.of(this.daemonSet);
+    resource.addJsonPatch(JsonPatch.add('/spec/template/spec/containers/-', container));
+    for (const volume of volumes) {
+      resource.addJsonPatch(JsonPatch.add('/spec/template/spec/volumes/-', volume));
+    }
+  }
+
+  /** Mounts a memory-backed directory into the fail2ban container, to share with a sidecar; returns the volume name. */
+  public addSharedDir(name: string, containerPath: string): string {
+    this.container.mount(containerPath, kplus.Volume.fromEmptyDir(this, name, name, { medium: kplus.EmptyDirMedium.MEMORY }));
+    return name;
+  }
+
+  /** Runs the pods as this ServiceAccount; no container mounts its token unless it does so itself. */
+  public useServiceAccount(name: string): void {
+    this.patchPodSpec('serviceAccountName', name);
+  }
+
+  /** The name of the volume holding the ConfigMap, for a sidecar's subPath mounts. */
+  public get configVolumeName(): string {
+    return this.configVolume.name;
   }
 
   /** Mounts a host path into the fail2ban container. */

@@ -1,0 +1,145 @@
+import { ApiObject } from 'cdk8s';
+import { KubeRole, KubeRoleBinding, KubeServiceAccount } from 'cdk8s-plus-28/lib/imports/k8s';
+import { Construct } from 'constructs';
+
+/** Props of {@link BanLedger}. */
+export interface BanLedgerProps {
+  /** Namespace of the fail2ban pods and of every record. */
+  readonly namespace: string;
+  /** ServiceAccount of the fail2ban pods (only the sidecar mounts its token). */
+  readonly serviceAccountName: string;
+  /** API group of the `Ban` records. */
+  readonly group: string;
+  /** Labels of every object. */
+  readonly labels: Record<string, string>;
+}
+
+/** The node name Kubernetes (≥ 1.30, on by default) puts into a pod-bound ServiceAccount token. */
+const NODE_NAME_EXTRA = 'authentication.kubernetes.io/node-name';
+
+/** When a ban ends, as a CEL expression over a `Ban` object; permanent bans are handled before it is used. */
+function endOf(object: string): string {
+  return `timestamp(${object}.spec.bannedAt) + duration(string(${object}.spec.banTime) + 's')`;
+}
+
+/** The CRD's rules, as CEL: a single canonical address, and a name that is the jail and the address. */
+export const BAN_RECORD_RULES = {
+  ip: 'isIP(self.ip) && ip.isCanonical(self.ip)',
+  name: "self.metadata.name == self.spec.jail + (self.spec.ip.contains(':') ? '.v6-' : '.v4-') + self.spec.ip.replace('.', '-').replace(':', '-')",
+};
+
+/** The policy's variable `node`: the node name in the request's token, or "" when it carries none. */
+export const BAN_POLICY_NODE_VARIABLE = `'${NODE_NAME_EXTRA}' in request.userInfo.extra && size(request.userInfo.extra['${NODE_NAME_EXTRA}']) > 0 ? request.userInfo.extra['${NODE_NAME_EXTRA}'][0] : ""`;
+
+/** The policy's match condition: requests of the fail2ban pods' ServiceAccount, never an administrator's. */
+export function banPolicyMatchCondition(namespace: string, serviceAccountName: string): string {
+  return `request.userInfo.username == 'system:serviceaccount:${namespace}:${serviceAccountName}'`;
+}
+
+/** The admission policy's rules, as CEL, for requests of the fail2ban ServiceAccount only. */
+export const BAN_POLICY_VALIDATIONS = [
+  { expression: 'variables.node != ""', message: 'the token carries no node name: only pod-bound tokens of fail2ban pods may write bans' },
+  { expression: "request.operation == 'DELETE' || object.spec.node == variables.node", message: 'a node may only write its own records (spec.node)' },
+  { expression: "request.operation != 'DELETE' || oldObject.spec.node == variables.node", message: 'a node may only delete its own records' },
+  {
+    expression:
+      "request.operation != 'UPDATE' || (object.spec.ip == oldObject.spec.ip && object.spec.jail == oldObject.spec.jail && object.spec.node == oldObject.spec.node)",
+    message: 'ip, jail and node of a record never change',
+  },
+  {
+    expression: `request.operation != 'UPDATE' || object.spec.banTime == -1 || (oldObject.spec.banTime != -1 && ${endOf('object')} >= ${endOf('oldObject')})`,
+    message: 'an update may only extend a ban',
+  },
+];
+
+/**
+ * The ledger of shared bans: the `Ban` CRD, the fail2ban ServiceAccount with access to `bans` only, and an admission
+ * policy that binds every write of that ServiceAccount to the node in its token.
+ */
+export class BanLedger extends Construct {
+  constructor(scope: Construct, id: string, props: BanLedgerProps) {
+    super(scope, id);
+    const { namespace, group, labels } = props;
+    const name = props.serviceAccountName;
+
+    new KubeServiceAccount(this, 'ServiceAccount', { metadata: { name, namespace, labels }, automountServiceAccountToken: false });
+    new KubeRole(this, 'Role', {
+      metadata: { name: `${name}-bans`, namespace, labels },
+      rules: [{ apiGroups: [group], resources: ['bans'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] }],
+    });
+    new KubeRoleBinding(this, 'RoleBinding', {
+      metadata: { name: `${name}-bans`, namespace, labels },
+      subjects: [{ kind: 'ServiceAccount', name, namespace }],
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${name}-bans` },
+    });
+
+    new ApiObject(this, 'Definition', {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: `bans.${group}`, labels },
+      spec: {
+        group,
+        scope: 'Namespaced',
+        names: { kind: 'Ban', listKind: 'BanList', plural: 'bans', singular: 'ban' },
+        versions: [
+          {
+            name: 'v1',
+            served: true,
+            storage: true,
+            additionalPrinterColumns: [
+              { name: 'IP', type: 'string', jsonPath: '.spec.ip' },
+              { name: 'Jail', type: 'string', jsonPath: '.spec.jail' },
+              { name: 'Node', type: 'string', jsonPath: '.spec.node' },
+              { name: 'Banned at', type: 'date', jsonPath: '.spec.bannedAt' },
+              { name: 'Ban time', type: 'integer', jsonPath: '.spec.banTime' },
+            ],
+            schema: {
+              openAPIV3Schema: {
+                type: 'object',
+                required: ['spec'],
+                'x-kubernetes-validations': [{ rule: BAN_RECORD_RULES.name, message: 'the name must be <jail>.v4-a-b-c-d or <jail>.v6-<address with - for :>' }],
+                properties: {
+                  spec: {
+                    type: 'object',
+                    required: ['ip', 'jail', 'node', 'bannedAt', 'banTime'],
+                    'x-kubernetes-validations': [{ rule: BAN_RECORD_RULES.ip, message: 'ip must be one address in canonical form' }],
+                    properties: {
+                      ip: { type: 'string', maxLength: 39 },
+                      jail: { type: 'string', maxLength: 32, pattern: '^[A-Za-z0-9][A-Za-z0-9_-]*$' },
+                      node: { type: 'string', maxLength: 253 },
+                      bannedAt: { type: 'string', format: 'date-time' },
+                      banTime: { type: 'integer', minimum: -1 },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        ],
+      },
+    });
+
+    const policyName = `${name}-bans.${group}`;
+    new ApiObject(this, 'Policy', {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: { name: policyName, labels },
+      spec: {
+        failurePolicy: 'Fail',
+        matchConstraints: {
+          resourceRules: [{ apiGroups: [group], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: ['bans'] }],
+        },
+        // Administrators are not matched: `kubectl delete ban` stays a cluster-wide unban.
+        matchConditions: [{ name: 'fail2ban-pods-only', expression: banPolicyMatchCondition(namespace, name) }],
+        variables: [{ name: 'node', expression: BAN_POLICY_NODE_VARIABLE }],
+        validations: BAN_POLICY_VALIDATIONS,
+      },
+    });
+    new ApiObject(this, 'PolicyBinding', {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: { name: policyName, labels },
+      spec: { policyName, validationActions: ['Deny'] },
+    });
+  }
+}

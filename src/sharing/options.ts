@@ -1,0 +1,27 @@
+/** Cluster-wide ban sharing (docs/ban-sharing.md): a ban on one node is applied on every node. */
+export interface BanSharingOptions {
+  /** The cluster's Kubernetes version (`1.31`, `v1.32.3+k3s1`); sharing needs 1.31 or newer. */
+  readonly kubernetesVersion: string;
+  /** Jails whose bans every node applies; each gets a mirror jail `<name>-cluster`. */
+  readonly jails: string[];
+  /** API group of the `Ban` records. @default 'fail2ban.homelab.internal' */
+  readonly group?: string;
+  /** Records applied per origin node per minute, at most: a runaway filter cannot flood every node. @default 60 */
+  readonly rateLimitPerMinute?: number;
+}
+
+export const DEFAULT_BAN_GROUP = 'fail2ban.homelab.internal';
+
+/** The oldest Kubernetes with what sharing rests on: CEL IP functions in CRD rules, node names in bound tokens. */
+export const MIN_KUBERNETES_VERSION: readonly [number, number] = [1, 31];
+
+/** Name of the jail that holds the bans other nodes shared from jail `jail`. */
+export function mirrorJailName(jail: string): string {
+  return `${jail}-cluster`;
+}
+
+/** `[major, minor]` of a version string such as `1.31`, `v1.32.3+k3s1`; undefined when it is not one. */
+export function parseKubernetesVersion(version: string): [number, number] | undefined {
+  const match = /^v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+][\w.+-]*)?$/.exec(version.trim());
+  return match ? [Number(match[1]), Number(match[2])] : undefined;
+}

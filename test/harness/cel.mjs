@@ -1,0 +1,39 @@
+// Evaluates CEL expressions with @marcbachmann/cel-js (ESM only, hence a separate process) and prints the results.
+// Kubernetes's CEL libraries are not part of it; the few functions the rules use are defined here from Node's own
+// address handling: isIP(), ip.isCanonical() (written ipIsCanonical: cel-js has no namespaced functions) and the
+// strings extension's replace(), which replaces every occurrence.
+import { isIP } from 'node:net';
+import { Environment } from '@marcbachmann/cel-js';
+
+/** The canonical text of an address: WHATWG URL hosts are serialized as RFC 5952 (IPv6) and dotted decimal. */
+function canonical(address) {
+  try {
+    const host = new URL(`http://${isIP(address) === 6 ? `[${address}]` : address}/`).hostname;
+    return host.replace(/^\[|\]$/g, '');
+  } catch {
+    return undefined;
+  }
+}
+
+/** JSON numbers that are whole become CEL ints, as in Kubernetes objects. */
+function toCel(value) {
+  if (Number.isInteger(value)) return BigInt(value);
+  if (Array.isArray(value)) return value.map(toCel);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toCel(v)]));
+  return value;
+}
+
+const env = new Environment({ unlistedVariablesAreDyn: true })
+  .registerFunction('string.replace(string, string): string', (text, from, to) => text.split(from).join(to))
+  .registerFunction('isIP(string): bool', (text) => isIP(text) !== 0)
+  .registerFunction('ipIsCanonical(string): bool', (text) => isIP(text) !== 0 && canonical(text) === text);
+
+const cases = JSON.parse(process.argv[2]);
+const results = cases.map(({ expression, context }) => {
+  try {
+    return { value: env.evaluate(expression.replaceAll('ip.isCanonical(', 'ipIsCanonical('), toCel(context)) };
+  } catch (error) {
+    return { error: error.message.split('\n')[0] };
+  }
+});
+console.log(JSON.stringify(results, (_, v) => (typeof v === 'bigint' ? Number(v) : v)));

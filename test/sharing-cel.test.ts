@@ -1,0 +1,98 @@
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
+import { BAN_POLICY_NODE_VARIABLE, BAN_POLICY_VALIDATIONS, BAN_RECORD_RULES, banPolicyMatchCondition } from '../src/sharing/ledger';
+
+interface Case {
+  readonly expression: string;
+  readonly context: Record<string, unknown>;
+}
+
+/** Evaluates CEL cases in one child process (see test/harness/cel.mjs). */
+function evaluate(cases: Case[]): Array<{ value?: unknown; error?: string }> {
+  return JSON.parse(execFileSync(process.execPath, [path.join(__dirname, 'harness', 'cel.mjs'), JSON.stringify(cases)], { encoding: 'utf8' }));
+}
+
+function record(name: string, spec: Record<string, unknown>) {
+  return { metadata: { name }, spec: { jail: 'sshd', node: 'k3s-agent-1', bannedAt: '2026-11-26T10:00:00Z', banTime: 3600, ...spec } };
+}
+
+describe('the Ban CRD rules', () => {
+  const valid = (self: ReturnType<typeof record>) => {
+    const [ip, name] = evaluate([
+      { expression: BAN_RECORD_RULES.ip, context: { self: self.spec } },
+      { expression: BAN_RECORD_RULES.name, context: { self } },
+    ]);
+    return ip.value === true && name.value === true;
+  };
+
+  test.each([
+    ['sshd.v4-192-0-2-10', '192.0.2.10'],
+    ['sshd.v6-2001-db8--10', '2001:db8::10'],
+  ])('accept %s for %s', (name, ip) => {
+    expect(valid(record(name, { ip }))).toBe(true);
+  });
+
+  test.each([
+    ['a name for another address', 'sshd.v4-192-0-2-11', '192.0.2.10'],
+    ['a name for another jail', 'nginx.v4-192-0-2-10', '192.0.2.10'],
+    ['an address not in canonical form', 'sshd.v6-2001-DB8--10', '2001:DB8::10'],
+    ['a long IPv6 form', 'sshd.v6-2001-db8-0-0-0-0-0-10', '2001:db8:0:0:0:0:0:10'],
+    ['a range', 'sshd.v4-192-0-2-0/24', '192.0.2.0/24'],
+    ['a host name', 'sshd.v4-example-com', 'example.com'],
+  ])('refuse %s', (_, name, ip) => {
+    expect(valid(record(name, { ip }))).toBe(false);
+  });
+});
+
+describe('the admission policy', () => {
+  const NODE_EXTRA = 'authentication.kubernetes.io/node-name';
+  const own = record('sshd.v4-192-0-2-10', { ip: '192.0.2.10' });
+
+  /** Messages of the validations a request fails; empty when admitted. */
+  function denied(operation: string, node: string | undefined, object: unknown, oldObject: unknown = null): string[] {
+    const variables = { node: node ?? '' };
+    const request = { operation, userInfo: { username: 'system:serviceaccount:fail2ban:fail2ban', extra: node ? { [NODE_EXTRA]: [node] } : {} } };
+    const results = evaluate(BAN_POLICY_VALIDATIONS.map((v) => ({ expression: v.expression, context: { request, object, oldObject, variables } })));
+    return BAN_POLICY_VALIDATIONS.filter((_, i) => results[i].value !== true).map((v) => v.message);
+  }
+
+  test('a node creates, extends and deletes its own record', () => {
+    expect(denied('CREATE', 'k3s-agent-1', own)).toEqual([]);
+    expect(denied('UPDATE', 'k3s-agent-1', { ...own, spec: { ...own.spec, banTime: 7200 } }, own)).toEqual([]);
+    expect(denied('UPDATE', 'k3s-agent-1', { ...own, spec: { ...own.spec, banTime: -1 } }, own)).toEqual([]);
+    expect(denied('DELETE', 'k3s-agent-1', null, own)).toEqual([]);
+  });
+
+  test('a node cannot write or delete a record for another node', () => {
+    expect(denied('CREATE', 'k3s-agent-2', own)).toEqual(['a node may only write its own records (spec.node)']);
+    expect(denied('DELETE', 'k3s-agent-2', null, own)).toEqual(['a node may only delete its own records']);
+  });
+
+  test('a token without a node name may do nothing', () => {
+    expect(denied('CREATE', undefined, own)).toContain('the token carries no node name: only pod-bound tokens of fail2ban pods may write bans');
+  });
+
+  test('an update may not shorten a ban, end a permanent one, or change ip, jail or node', () => {
+    expect(denied('UPDATE', 'k3s-agent-1', { ...own, spec: { ...own.spec, banTime: 60 } }, own)).toEqual(['an update may only extend a ban']);
+    const permanent = { ...own, spec: { ...own.spec, banTime: -1 } };
+    expect(denied('UPDATE', 'k3s-agent-1', own, permanent)).toEqual(['an update may only extend a ban']);
+    expect(denied('UPDATE', 'k3s-agent-1', { ...own, spec: { ...own.spec, ip: '192.0.2.11' } }, own)).toEqual(['ip, jail and node of a record never change']);
+  });
+
+  test('the node variable reads the node name from the token, and is empty without one', () => {
+    const user = (extra: Record<string, string[]>) => ({ request: { userInfo: { extra } } });
+    expect(
+      evaluate([
+        { expression: BAN_POLICY_NODE_VARIABLE, context: user({ [NODE_EXTRA]: ['k3s-agent-1'] }) },
+        { expression: BAN_POLICY_NODE_VARIABLE, context: user({}) },
+        { expression: BAN_POLICY_NODE_VARIABLE, context: user({ [NODE_EXTRA]: [] }) },
+      ]).map((r) => r.value),
+    ).toEqual(['k3s-agent-1', '', '']);
+  });
+
+  test('only the fail2ban ServiceAccount is matched: an administrator can delete any record', () => {
+    const condition = banPolicyMatchCondition('fail2ban', 'fail2ban');
+    const as = (username: string) => ({ expression: condition, context: { request: { userInfo: { username } } } });
+    expect(evaluate([as('system:serviceaccount:fail2ban:fail2ban'), as('system:admin'), as('system:serviceaccount:default:fail2ban')]).map((r) => r.value)).toEqual([true, false, false]);
+  });
+});
