@@ -96,6 +96,8 @@ export class Fail2banLab {
   public readonly dir: string;
   public readonly netns: string;
   public readonly socket: string;
+  /** What the pod shares at /var/run/fail2ban: fail2ban's socket, the ban-sharing outbox. */
+  public readonly runDir: string;
   public readonly logDir: string;
   private readonly confDir: string;
   private readonly env: Record<string, string>;
@@ -108,7 +110,9 @@ export class Fail2banLab {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `${options.name}-`));
     this.confDir = path.join(this.dir, 'etc');
     this.logDir = path.join(this.dir, 'log');
-    this.socket = path.join(this.dir, 'fail2ban.sock');
+    this.runDir = path.join(this.dir, 'run');
+    this.socket = path.join(this.runDir, 'fail2ban.sock');
+    fs.mkdirSync(this.runDir);
     this.env = config.env;
     this.capabilities = options.capabilities;
 
@@ -117,9 +121,12 @@ export class Fail2banLab {
       fs.rmSync(path.join(this.confDir, local), { recursive: true, force: true });
       fs.mkdirSync(path.join(this.confDir, local));
     }
-    for (const [key, content] of Object.entries(config.files)) {
-      const target = key === 'jail.local' ? path.join(this.confDir, 'jail.d', key) : path.join(this.confDir, 'filter.d', key);
-      fs.writeFileSync(target, content);
+    // Each key goes where the DaemonSet's fail2ban container mounts it: /data/jail.d, /data/filter.d, /data/action.d
+    // are linked by the image's entrypoint into /etc/fail2ban.
+    const container = config.daemonSet.spec.template.spec.containers.find((c: any) => c.name === 'fail2ban');
+    for (const mount of container.volumeMounts.filter((m: any) => m.name === 'config')) {
+      const target = path.join(this.confDir, path.posix.relative('/data', mount.mountPath));
+      fs.writeFileSync(target, config.files[mount.subPath]);
     }
     if (options.jailOverrides) {
       fs.writeFileSync(path.join(this.confDir, 'jail.d', 'zz-overrides.local'), `${options.jailOverrides}\n`);
@@ -183,8 +190,13 @@ export class Fail2banLab {
     // The mounts need CAP_SYS_ADMIN, so the capabilities are dropped only when fail2ban-server is executed.
     const caps = this.capabilities && ['-all', ...this.capabilities.map((c) => `+${c}`)].join(',');
     const dropCaps = caps ? `setpriv --no-new-privs --bounding-set=${caps} --inh-caps=-all --ambient-caps=-all ` : '';
-    const script = `mount -t tmpfs lab /var/log && mkdir /var/log/host && mount --bind "$1" /var/log/host && exec ${dropCaps}fail2ban-server -f -x -c "$2" start`;
-    const server = spawn('ip', ['netns', 'exec', this.netns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', this.logDir, this.confDir], {
+    const script = [
+      'mount -t tmpfs lab /var/log && mkdir /var/log/host && mount --bind "$1" /var/log/host',
+      'mount -t tmpfs lab /run && mkdir /run/fail2ban && mount --bind "$3" /run/fail2ban',
+      `exec ${dropCaps}fail2ban-server -f -x -c "$2" start`,
+    ].join(' && ');
+    const args = ['netns', 'exec', this.netns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', this.logDir, this.confDir, this.runDir];
+    const server = spawn('ip', args, {
       env: { PATH: process.env.PATH, TZ: this.env.TZ ?? 'UTC' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
