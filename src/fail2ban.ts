@@ -153,7 +153,12 @@ export class Fail2ban extends Construct {
 
     new PrivilegedNamespace(this, 'Namespace', { name: namespace, labels });
     if (props.banManager) {
-      new BanManagerAccess(this, 'BanManager', { namespace, labels, serviceAccountName: props.banManager.serviceAccountName });
+      new BanManagerAccess(this, 'BanManager', {
+        namespace,
+        labels,
+        serviceAccountName: props.banManager.serviceAccountName,
+        banGroup: props.banSharing && (props.banSharing.group ?? DEFAULT_BAN_GROUP),
+      });
     }
 
     const files: Record<string, string> = { 'jail.local': this.jailLocal };

@@ -239,7 +239,9 @@ describeWithTools(['fail2ban-server', 'fail2ban-client'], 'against three real fa
   let servers: Fail2banServers;
 
   beforeAll(async () => {
-    servers = await Fail2banServers.start(NODES, homelab.jails.filter((jail) => jail.enabled !== false), FILTERS_DIR);
+    // With the mirror jail ban sharing adds for sshd: no filter, it only holds bans other nodes shared.
+    const jails = [...homelab.jails.filter((jail) => jail.enabled !== false), { name: 'sshd-cluster', filter: '' }];
+    servers = await Fail2banServers.start(NODES, jails, FILTERS_DIR);
   }, 15_000);
 
   afterAll(async () => {
@@ -405,5 +407,38 @@ describeWithTools(['fail2ban-server', 'fail2ban-client'], 'against three real fa
     }
     expect(run.out).toContain('Jail nginx-http-auth: 0 banned address(es) on the 0 of 3 node(s) that answered\nNo node answered.');
     expect(run.out).toContain('NOT CONSISTENT: jails where nodes disagree or did not answer: nginx-http-auth.');
+  });
+
+  describe('with ban sharing', () => {
+    const shared: BansConfig = { ...config, sharing: { group: 'fail2ban.homelab.internal', mirrors: { sshd: 'sshd-cluster' } } };
+
+    test('list shows origin and mirrored bans as one, and agrees', async () => {
+      await servers.unbanAll();
+      await servers.client('k3s-agent-1', 'set', 'sshd', 'banip', '203.0.113.70');
+      await servers.client('k3s-server', 'set', 'sshd-cluster', 'banip', '203.0.113.70');
+      await servers.client('k3s-agent-2', 'set', 'sshd-cluster', 'banip', '203.0.113.70');
+      const run = await bans(['list', '--jail', 'sshd'], { servers, config: shared });
+      expect(run.code).toBe(0);
+      expect(run.out).toMatch(/203\.0\.113\.70 +✓ +mirrored +mirrored/);
+      expect(run.out).toContain('mirrored: shared by another node, held in sshd-cluster.');
+      expect(run.out).toContain('All 3 nodes agree.');
+    });
+
+    test('unban of a shared ban deletes its record first, then unbans the jail and its mirror everywhere', async () => {
+      const run = await bans(['unban', '--jail', 'sshd', '--ip', '203.0.113.70'], { servers, config: shared });
+      expect(run.code).toBe(0);
+      const deleteAt = run.calls.findIndex((call) => call[0] === 'delete');
+      expect(run.calls[deleteAt]).toEqual(['delete', 'bans.fail2ban.homelab.internal', 'sshd.v4-203-0-113-70', '-n', 'fail2ban', '--ignore-not-found']);
+      expect(run.calls.findIndex((call) => call.includes('unbanip'))).toBeGreaterThan(deleteAt);
+      expect(run.out).toContain('Shared ban record sshd.v4-203-0-113-70 deleted');
+      expect(await bannedEverywhere('sshd')).toEqual({ 'k3s-agent-1': [], 'k3s-agent-2': [], 'k3s-server': [] });
+      expect(await bannedEverywhere('sshd-cluster')).toEqual({ 'k3s-agent-1': [], 'k3s-agent-2': [], 'k3s-server': [] });
+    });
+
+    test('an unshared jail is unbanned as before, without touching the ledger', async () => {
+      const run = await bans(['unban', '--jail', 'k3s-apiserver', '--ip', '203.0.113.71'], { servers, config: shared });
+      expect(run.code).toBe(0);
+      expect(run.calls.some((call) => call[0] === 'delete')).toBe(false);
+    });
   });
 });

@@ -45,3 +45,13 @@ export function readTree(dir: string): Record<string, string> {
 export function parseIni(text: string): Record<string, Record<string, string>> {
   return Object.fromEntries(parseIniSections(text).map((section) => [section.name, Object.fromEntries(section.settings)]));
 }
+
+/** The kubernetes-models class of an object, found by its apiVersion and kind. */
+export function modelOf(object: { apiVersion: string; kind: string }): new (data: unknown) => { validate(): void } {
+  const [group, version] = object.apiVersion.includes('/') ? object.apiVersion.split('/') : [undefined, object.apiVersion];
+  const module = group?.endsWith('fluxcd.io')
+    ? require(`@kubernetes-models/flux-cd/${group}/${version}`)
+    : require(group ? `kubernetes-models/${group === 'apps' ? 'apps' : group}/${version}` : `kubernetes-models/${version}`);
+  expect(module[object.kind]).toBeDefined();
+  return module[object.kind];
+}

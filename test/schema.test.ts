@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { paths } from '../src/main';
 import { describeWithTools } from './fail2ban-tools';
-import { parseDocs, readTree } from './helpers';
+import { modelOf, parseDocs, readTree } from './helpers';
 
 /** Every object synth wrote: the folder Flux applies, plus the Flux Kustomization beside it. */
 const manifests = readTree(paths.manifestsDir);
@@ -11,16 +11,6 @@ const folderObjects = Object.entries(manifests)
   .filter(([name]) => name !== 'kustomization.yaml')
   .flatMap(([, content]) => parseDocs(content));
 const fluxObjects = parseDocs(fs.readFileSync(paths.files.flux, 'utf8'));
-
-/** The kubernetes-models class of an object, found by its apiVersion and kind. */
-function modelOf(object: { apiVersion: string; kind: string }): new (data: unknown) => { validate(): void } {
-  const [group, version] = object.apiVersion.includes('/') ? object.apiVersion.split('/') : [undefined, object.apiVersion];
-  const module = group?.endsWith('fluxcd.io')
-    ? require(`@kubernetes-models/flux-cd/${group}/${version}`)
-    : require(group ? `kubernetes-models/${group === 'apps' ? 'apps' : group}/${version}` : `kubernetes-models/${version}`);
-  expect(module[object.kind]).toBeDefined();
-  return module[object.kind];
-}
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

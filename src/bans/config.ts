@@ -1,5 +1,6 @@
 import { App, Chart } from 'cdk8s';
 import { Fail2ban, Fail2banProps } from '../fail2ban';
+import { DEFAULT_BAN_GROUP, mirrorJailName } from '../sharing/options';
 
 /** What the ban CLI needs to know about the deployed fail2ban. */
 export interface BansConfig {
@@ -11,6 +12,8 @@ export interface BansConfig {
   readonly jails: string[];
   /** Addresses and CIDR ranges no jail may ban: `ignoreIp` of the defaults, the cluster block, every enabled jail's. */
   readonly ignoreIp: string[];
+  /** With ban sharing: the ledger's API group, and each shared jail's mirror jail. @default no sharing */
+  readonly sharing?: { readonly group: string; readonly mirrors: Record<string, string> };
 }
 
 /** Selector labels as `kubectl -l` takes them. */
@@ -33,5 +36,11 @@ export function bansConfig(props: Fail2banProps): BansConfig {
     selector: fail2ban.selectorLabels,
     jails: enabled.map((jail) => jail.name),
     ignoreIp: [...new Set(ignoreIp)],
+    ...(props.banSharing && {
+      sharing: {
+        group: props.banSharing.group ?? DEFAULT_BAN_GROUP,
+        mirrors: Object.fromEntries(props.banSharing.jails.map((jail) => [jail, mirrorJailName(jail)])),
+      },
+    }),
   };
 }

@@ -135,3 +135,14 @@ export function execFail2banClient(
 ): Promise<CommandResult> {
   return kubectl(['exec', '-n', namespace, pod, '--', 'fail2ban-client', ...args], timeoutSeconds);
 }
+
+/** Deletes a shared ban's ledger record, which every node's sidecar turns into an unban. */
+export async function deleteBanRecord(
+  kubectl: KubectlRunner,
+  namespace: string,
+  group: string,
+  name: string,
+  timeoutSeconds: number,
+): Promise<string | undefined> {
+  return callFailure(await kubectl(['delete', `bans.${group}`, name, '-n', namespace, '--ignore-not-found'], timeoutSeconds));
+}

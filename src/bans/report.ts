@@ -18,6 +18,8 @@ export interface ChangeReport {
   readonly address: string;
   readonly outcomes: ChangeOutcome[];
   readonly cordoned: string[];
+  /** What happened to the ban's shared ledger record, with ban sharing. @default none */
+  readonly notes?: string[];
 }
 
 /** One banned address of a jail and where it is (not) banned. */
@@ -26,6 +28,8 @@ export interface AddressRow {
   readonly bannedOn: string[];
   /** Nodes that answered and do not ban it: drift, e.g. after a node was down during a ban. */
   readonly missingOn: string[];
+  /** Nodes that hold it only in the mirror jail: shared by another node (ban sharing). @default none */
+  readonly mirroredOn?: string[];
 }
 
 /** One jail's bans across the nodes. */
@@ -136,18 +140,21 @@ function changeSections(report: ChangeReport): Section[] {
       title: `fail2ban ${report.action} ${report.address} in jail ${report.jail}`,
       header: ['Node', 'Pod', 'Result'],
       rows: report.outcomes.map((outcome) => [outcome.node, outcome.pod ?? '-', resultCell(report.action, outcome)]),
-      notes: [...cordonedNote(report.cordoned), changeConclusion(report)],
+      notes: [...(report.notes ?? []), ...cordonedNote(report.cordoned), changeConclusion(report)],
     },
   ];
 }
 
 function jailSection(jail: JailBans, nodes: string[]): Section {
   const unreadable = new Set(jail.unreadable.map((gap) => gap.node));
-  const cell = (row: AddressRow, node: string): string => (unreadable.has(node) ? '?' : row.bannedOn.includes(node) ? '✓' : '');
+  const cell = (row: AddressRow, node: string): string =>
+    unreadable.has(node) ? '?' : row.mirroredOn?.includes(node) ? 'mirrored' : row.bannedOn.includes(node) ? '✓' : '';
+  const shared = jail.addresses.some((row) => (row.mirroredOn ?? []).length > 0);
   const drift = jail.addresses.filter((row) => row.missingOn.length > 0);
   const answered = nodes.filter((node) => !unreadable.has(node)).length;
   const notes = [
     ...(jail.addresses.length === 0 ? [answered > 0 ? 'No banned addresses.' : 'No node answered.'] : []),
+    ...(shared ? [`✓: banned by that node's own jail (origin); mirrored: shared by another node, held in ${jail.jail}-cluster.`] : []),
     ...jail.unreadable.map((gap) => `Could not read the ban list of ${gap.node}: ${oneLine(gap.reason)}.`),
     ...drift.map(
       (row) =>

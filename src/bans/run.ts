@@ -3,7 +3,8 @@ import { BANS_USAGE, BansCommand, parseCommand } from './args';
 import { BansConfig, labelSelector } from './config';
 import { coverage, Coverage, NodeGap, PodTarget } from './coverage';
 import { BanAction, banListArgs, changeArgs, parseBanList, parseChangeCount } from './fail2ban-client';
-import { callFailure, ClusterError, execFail2banClient, getNodes, getPods, KubectlRunner } from './kubectl';
+import { banRecordName } from '../sharing/options';
+import { callFailure, ClusterError, deleteBanRecord, execFail2banClient, getNodes, getPods, KubectlRunner } from './kubectl';
 import {
   changeMarkdown,
   ChangeOutcome,
@@ -54,9 +55,9 @@ async function readBanList(deps: BansDeps, command: ClusterCommand, pod: string,
 }
 
 /** Changes one pod, then reads its list back: the count fail2ban prints alone does not prove the ban is in place. */
-async function changeOnPod(deps: BansDeps, command: ChangeCommand, target: PodTarget): Promise<ChangeOutcome> {
-  const failed = (detail: string): ChangeOutcome => ({ ...target, result: 'failed', detail });
-  const result = await fail2banClient(deps, command, target.pod, changeArgs(command.kind, command.jail, command.address));
+async function changeOnPod(deps: BansDeps, command: ChangeCommand, target: PodTarget, jail: string = command.jail): Promise<ChangeOutcome> {
+  const failed = (detail: string): ChangeOutcome => ({ ...target, result: 'failed', detail: jail === command.jail ? detail : `${jail}: ${detail}` });
+  const result = await fail2banClient(deps, command, target.pod, changeArgs(command.kind, jail, command.address));
   const failure = callFailure(result);
   if (failure !== undefined) {
     return failed(failure);
@@ -67,7 +68,7 @@ async function changeOnPod(deps: BansDeps, command: ChangeCommand, target: PodTa
   } catch (error) {
     return failed((error as Error).message);
   }
-  const after = await readBanList(deps, command, target.pod, command.jail);
+  const after = await readBanList(deps, command, target.pod, jail);
   if ('failure' in after) {
     return failed(`changed, but the ban list could not be read back (${after.failure})`);
   }
@@ -93,8 +94,32 @@ function appendSummary(deps: BansDeps, markdown: string): void {
   }
 }
 
-async function runChange(deps: BansDeps, command: ChangeCommand, reached: Coverage): Promise<number> {
-  const outcomes = await Promise.all(reached.targets.map((target) => changeOnPod(deps, command, target)));
+/** One outcome per node for changes to several jails: failed if any failed, changed if any changed. */
+function combine(outcomes: ChangeOutcome[]): ChangeOutcome {
+  return outcomes.find((o) => o.result === 'failed') ?? outcomes.find((o) => o.result === 'changed') ?? outcomes[0];
+}
+
+/**
+ * Unbanning a shared jail's address deletes its ledger record first, so that no sidecar applies it again, and
+ * then unbans it on every node from the jail and from its mirror.
+ */
+async function unshareRecord(deps: BansDeps, command: ChangeCommand, config: BansConfig): Promise<string[]> {
+  const sharing = config.sharing;
+  if (command.kind !== 'unban' || !sharing?.mirrors[command.jail]) {
+    return [];
+  }
+  const name = banRecordName(command.jail, command.address);
+  const failure = await deleteBanRecord(deps.kubectl, command.namespace, sharing.group, name, command.timeoutSeconds);
+  return [failure === undefined ? `Shared ban record ${name} deleted (or there was none): no node applies it again.` : `FAILED to delete the shared ban record ${name}: ${failure}`];
+}
+
+async function runChange(deps: BansDeps, command: ChangeCommand, reached: Coverage, config: BansConfig): Promise<number> {
+  const recordNotes = await unshareRecord(deps, command, config);
+  const mirror = command.kind === 'unban' ? config.sharing?.mirrors[command.jail] : undefined;
+  const jails = mirror ? [command.jail, mirror] : [command.jail];
+  const outcomes = await Promise.all(
+    reached.targets.map(async (target) => combine(await Promise.all(jails.map((jail) => changeOnPod(deps, command, target, jail))))),
+  );
   const missing = reached.gaps.map((gap): ChangeOutcome => ({ node: gap.node, result: 'failed', detail: gap.reason }));
   const report: ChangeReport = {
     action: command.kind,
@@ -102,22 +127,35 @@ async function runChange(deps: BansDeps, command: ChangeCommand, reached: Covera
     address: command.address,
     outcomes: byNode([...outcomes, ...missing]),
     cordoned: reached.cordoned,
+    notes: recordNotes,
   };
   deps.out(changeText(report));
   appendSummary(deps, changeMarkdown(report));
-  return changeSucceeded(report) ? 0 : 1;
+  return changeSucceeded(report) && !recordNotes.some((note) => note.startsWith('FAILED')) ? 0 : 1;
 }
 
-/** One jail's lists from every pod, turned around: per address, the nodes that ban it and the ones that do not. */
-function jailBans(jail: string, reads: { target: PodTarget; read: BanListRead }[]): JailBans {
-  const answered: { node: string; addresses: string[] }[] = [];
+/** A pod's lists of a jail and, with ban sharing, of its mirror. */
+interface JailRead {
+  readonly target: PodTarget;
+  readonly read: BanListRead;
+  readonly mirror?: BanListRead;
+}
+
+/**
+ * One jail's lists from every pod, turned around: per address, the nodes that ban it and the ones that do not. A
+ * shared jail counts its mirror's bans too, marked as mirrored: a node holds another node's ban there.
+ */
+function jailBans(jail: string, reads: JailRead[]): JailBans {
+  const answered: { node: string; addresses: string[]; mirrored: string[] }[] = [];
   const unreadable: NodeGap[] = [];
-  for (const { target, read } of reads) {
-    if ('failure' in read) {
-      unreadable.push({ node: target.node, reason: read.failure });
-    } else {
-      answered.push({ node: target.node, addresses: read.addresses });
+  for (const { target, read, mirror } of reads) {
+    const unreadableRead = [read, mirror].find((r): r is { failure: string } => r !== undefined && 'failure' in r);
+    if (unreadableRead || 'failure' in read) {
+      unreadable.push({ node: target.node, reason: unreadableRead?.failure ?? '' });
+      continue;
     }
+    const mirrored = mirror && 'addresses' in mirror ? mirror.addresses.filter((a) => !read.addresses.includes(a)) : [];
+    answered.push({ node: target.node, addresses: [...read.addresses, ...mirrored], mirrored });
   }
   const union = [...new Set(answered.flatMap((node) => node.addresses))];
   const addresses = union
@@ -126,14 +164,22 @@ function jailBans(jail: string, reads: { target: PodTarget; read: BanListRead }[
       address,
       bannedOn: answered.filter((node) => node.addresses.includes(address)).map((node) => node.node),
       missingOn: answered.filter((node) => !node.addresses.includes(address)).map((node) => node.node),
+      mirroredOn: answered.filter((node) => node.mirrored.includes(address)).map((node) => node.node),
     }));
   return { jail, addresses, unreadable };
 }
 
-async function runList(deps: BansDeps, command: ListCommand, reached: Coverage): Promise<number> {
+async function runList(deps: BansDeps, command: ListCommand, reached: Coverage, config: BansConfig): Promise<number> {
   const reads = await Promise.all(
     command.jails.flatMap((jail) =>
-      reached.targets.map(async (target) => ({ jail, target, read: await readBanList(deps, command, target.pod, jail) })),
+      reached.targets.map(async (target) => {
+        const mirror = config.sharing?.mirrors[jail];
+        const [read, mirrorRead] = await Promise.all([
+          readBanList(deps, command, target.pod, jail),
+          mirror === undefined ? undefined : readBanList(deps, command, target.pod, mirror),
+        ]);
+        return { jail, target, read, mirror: mirrorRead };
+      }),
     ),
   );
   const report: ListReport = {
@@ -176,5 +222,5 @@ export async function runBans(argv: string[], config: BansConfig, deps: BansDeps
     }
     throw error;
   }
-  return command.kind === 'list' ? runList(deps, command, reached) : runChange(deps, command, reached);
+  return command.kind === 'list' ? runList(deps, command, reached, config) : runChange(deps, command, reached, config);
 }

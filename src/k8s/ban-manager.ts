@@ -16,6 +16,8 @@ export interface BanManagerAccessProps {
   readonly labels: Record<string, string>;
   /** ServiceAccount the "Manage Fail2ban" runner uses. @default 'fail2ban-ban-manager' */
   readonly serviceAccountName?: string;
+  /** With ban sharing, the ledger's API group: unbanning a shared ban deletes its record. @default no sharing */
+  readonly banGroup?: string;
 }
 
 /**
@@ -47,6 +49,7 @@ export class BanManagerAccess extends Construct {
         { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
         // kubectl before 1.30 execs with POST (create), newer ones over WebSocket with GET (get).
         { apiGroups: [''], resources: ['pods/exec'], verbs: ['create', 'get'] },
+        ...(props.banGroup ? [{ apiGroups: [props.banGroup], resources: ['bans'], verbs: ['delete'] }] : []),
       ],
     });
     new KubeRoleBinding(this, 'RoleBinding', { metadata, subjects, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name } });
