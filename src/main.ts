@@ -64,11 +64,7 @@ export function buildApp(props: Fail2banProps = homelab): SynthOutput {
   return { manifests, files: { flux: flux.toJson(), auditPolicy: [k3sAuditPolicy()] }, warnings: fail2ban.warnings };
 }
 
-/** `npm run synth [-- --out DIR] [--check]`. */
+/** `npm run synth [-- --out DIR] [--check]` (scripts/synth.js calls it; importing this module runs nothing). */
 export function main(argv: string[] = process.argv.slice(2)): void {
   process.exitCode = runSynth(argv, () => buildApp(), paths);
-}
-
-if (require.main === module) {
-  main();
 }

@@ -1,0 +1,53 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { floodAddresses, floodChunks, nftSetElements } from '../bench/flood';
+import { Fail2banLab, readSynthesized, waitFor } from './harness/lab';
+import { describeWithTools } from './fail2ban-tools';
+
+// A small log flood (bench/flood.ts is the full one: 100 000 lines from 10 000 addresses): 5 000 sshd failures from
+// 500 documentation addresses, 10 each, appended at once. Measured on 2 cores: the test takes 4-8 s (bans run at
+// ~100 a second, one `nft add element` process each), the suite 5-10 s with the lab's start.
+const ADDRESSES = 500;
+const LINES_PER_ADDRESS = 10;
+const BAN_TIMEOUT_MS = 40_000;
+
+describeWithTools(['fail2ban-server', 'fail2ban-client', 'nft', 'ip', 'unshare'], 'fail2ban under a log flood', () => {
+  const config = readSynthesized();
+  const addresses = floodAddresses(ADDRESSES);
+  let lab: Fail2banLab;
+
+  beforeAll(async () => {
+    lab = await Fail2banLab.start({ name: 'f2b-flood-test', config });
+  }, 20_000);
+
+  afterAll(() => {
+    lab?.destroy();
+  });
+
+  test(`bans every one of ${ADDRESSES} addresses after ${ADDRESSES * LINES_PER_ADDRESS} failures appended at once, and keeps answering`, async () => {
+    expect(addresses.filter((a) => a.includes(':')).length).toBeGreaterThan(0);
+    expect(addresses.filter((a) => !a.includes(':')).length).toBeGreaterThan(0);
+    const authLog = path.join(lab.logDir, 'auth.log');
+    for (const chunk of floodChunks(addresses, LINES_PER_ADDRESS, 2_500, config.env.TZ ?? 'UTC')) {
+      fs.appendFileSync(authLog, chunk);
+    }
+
+    // Polled every 250 ms (waitFor's 25 ms, two nft processes each, would take a core from fail2ban on 2 cores).
+    const deadline = Date.now() + BAN_TIMEOUT_MS;
+    for (let sets = nftSetElements(lab); sets.v4.length + sets.v6.length < ADDRESSES; sets = nftSetElements(lab)) {
+      if (Date.now() > deadline) {
+        throw new Error(`after ${BAN_TIMEOUT_MS} ms only ${sets.v4.length + sets.v6.length} of ${ADDRESSES} addresses are in nftables:\n${lab.serverLog().slice(-5000)}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+
+    const sets = nftSetElements(lab);
+    expect(sets.v4.sort()).toEqual(addresses.filter((a) => !a.includes(':')).sort());
+    expect(sets.v6.sort()).toEqual(addresses.filter((a) => a.includes(':')).sort());
+    expect(lab.banned('sshd').sort()).toEqual([...addresses].sort());
+    await waitFor('every failure counted', () => lab.totalFailed('sshd') >= ADDRESSES * LINES_PER_ADDRESS);
+    expect(lab.totalFailed('sshd')).toBe(ADDRESSES * LINES_PER_ADDRESS);
+    expect(lab.client('ping')).toContain('pong');
+    expect(lab.serverLog().split('\n').filter((l) => /\b(ERROR|CRITICAL)\b|Traceback/.test(l))).toEqual([]);
+  }, BAN_TIMEOUT_MS + 10_000);
+}, { root: true });
