@@ -139,3 +139,16 @@ test('the committed operations document is what synth generates (run `npm run sy
   });
   expect(fs.readFileSync(paths.operationsDoc!, 'utf8')).toBe(rendered);
 });
+
+test('the cdk8s CLI route: without --out, CDK8S_OUTDIR (set by `cdk8s synth` from cdk8s.yaml) is where it writes', () => {
+  const out = path.join(dir, 'cdk8s-out');
+  process.env.CDK8S_OUTDIR = out;
+  try {
+    expect(run([]).code).toBe(0);
+  } finally {
+    delete process.env.CDK8S_OUTDIR;
+  }
+  expect(readTree(out)).toEqual(synth());
+  expect(fs.readFileSync('cdk8s.yaml', 'utf8')).toMatch(/^app: node scripts\/synth\.js$/m);
+  expect(fs.readFileSync('cdk8s.yaml', 'utf8')).toMatch(new RegExp(`^output: ${paths.manifestsDir}$`, 'm'));
+});
