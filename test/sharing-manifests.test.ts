@@ -1,0 +1,149 @@
+import * as fs from 'node:fs';
+import { Fail2banConfigError } from '../src/config/errors';
+import { Fail2banProps } from '../src/fail2ban';
+import { buildApp, homelab } from '../src/main';
+import { SIDECAR_PROGRAM_FILE } from '../src/sharing/sidecar';
+import { modelOf, objectOf, parseDocs, parseIni, synth } from './helpers';
+
+const cluster = { nodeAddresses: ['192.0.2.240/28'] };
+const banSharing = { kubernetesVersion: 'v1.31.4+k3s1', jails: ['sshd'] };
+const files = synth({ cluster, banSharing });
+const all = Object.values(files).flatMap(parseDocs);
+const byKind = (kind: string) => all.filter((o) => o.kind === kind);
+const daemonSet = objectOf(files, 'DaemonSet');
+const spec = daemonSet.spec.template.spec;
+const sidecar = spec.containers.find((c: any) => c.name === 'ban-sharing');
+const fail2ban = spec.containers.find((c: any) => c.name === 'fail2ban');
+const configMap = objectOf(files, 'ConfigMap');
+const ini = parseIni(configMap.data['jail.local']);
+
+function problems(props: Partial<Fail2banProps>): string[] {
+  try {
+    buildApp({ ...homelab, ...props });
+    return [];
+  } catch (error) {
+    return error instanceof Fail2banConfigError ? [...error.problems] : [String(error)];
+  }
+}
+
+test.each(all.filter((o) => o.metadata).map((o) => [`${o.kind} ${o.metadata.name}`, o]))('%s validates against the upstream OpenAPI schema', (_, object) => {
+  const Model = modelOf(object);
+  expect(() => new Model(object).validate()).not.toThrow();
+});
+
+test('sharing is off in the homelab', () => {
+  expect(homelab.banSharing).toBeUndefined();
+  expect(Object.keys(synth())).not.toContain('customresourcedefinition.yaml');
+});
+
+describe('the ledger objects', () => {
+  test('a namespaced Ban CRD in the configured group', () => {
+    const [crd] = byKind('CustomResourceDefinition');
+    expect(crd.metadata.name).toBe('bans.fail2ban.homelab.internal');
+    expect(crd.spec).toMatchObject({ group: 'fail2ban.homelab.internal', scope: 'Namespaced', names: { kind: 'Ban', plural: 'bans' } });
+    const schema = crd.spec.versions[0].schema.openAPIV3Schema;
+    expect(schema.properties.spec.required).toEqual(['ip', 'jail', 'node', 'bannedAt', 'banTime']);
+  });
+
+  test('RBAC for the fail2ban ServiceAccount covers bans and nothing else', () => {
+    const role = byKind('Role').find((r) => r.metadata.name === 'fail2ban-bans');
+    expect(role.rules).toEqual([{ apiGroups: ['fail2ban.homelab.internal'], resources: ['bans'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] }]);
+    const binding = byKind('RoleBinding').find((r) => r.metadata.name === 'fail2ban-bans');
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'fail2ban', namespace: 'fail2ban' }]);
+  });
+
+  test('an admission policy, bound with Deny, matches only that ServiceAccount', () => {
+    const [policy] = byKind('ValidatingAdmissionPolicy');
+    const [binding] = byKind('ValidatingAdmissionPolicyBinding');
+    expect(policy.spec.matchConditions[0].expression).toBe("request.userInfo.username == 'system:serviceaccount:fail2ban:fail2ban'");
+    expect(policy.spec.matchConstraints.resourceRules[0].operations).toEqual(['CREATE', 'UPDATE', 'DELETE']);
+    expect(binding.spec).toEqual({ policyName: policy.metadata.name, validationActions: ['Deny'] });
+  });
+});
+
+test('the ban manager may delete ledger records (unban of a shared ban), nothing more', () => {
+  const role = byKind('Role').find((r) => r.metadata.name === 'fail2ban-ban-manager');
+  expect(role.rules).toContainEqual({ apiGroups: ['fail2ban.homelab.internal'], resources: ['bans'], verbs: ['delete'] });
+});
+
+describe('the pod', () => {
+  test('runs as the fail2ban ServiceAccount without mounting its token automatically', () => {
+    expect(spec.serviceAccountName).toBe('fail2ban');
+    expect(spec.automountServiceAccountToken).toBe(false);
+  });
+
+  test('the API token is mounted only in the sidecar', () => {
+    const token = spec.volumes.find((v: any) => v.projected);
+    expect(token.projected.sources[0]).toEqual({ serviceAccountToken: { path: 'token', expirationSeconds: 3600 } });
+    const mountsOf = (c: any) => (c.volumeMounts ?? []).map((m: any) => m.name);
+    expect(mountsOf(sidecar)).toContain(token.name);
+    for (const container of [fail2ban, ...spec.initContainers]) {
+      expect(mountsOf(container)).not.toContain(token.name);
+    }
+  });
+
+  test('both containers share /var/run/fail2ban in memory', () => {
+    const run = spec.volumes.find((v: any) => v.name === 'run');
+    expect(run.emptyDir).toEqual({ medium: 'Memory' });
+    for (const container of [fail2ban, sidecar]) {
+      expect(container.volumeMounts).toContainEqual(expect.objectContaining({ name: 'run', mountPath: '/var/run/fail2ban' }));
+    }
+  });
+
+  test('the sidecar has no capabilities and a read-only root filesystem', () => {
+    expect(sidecar.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] } });
+    expect(sidecar.image).toBe(fail2ban.image);
+  });
+
+  test('the sidecar knows its node, the shared jails and a never-ban list that covers ignoreip and the cluster', () => {
+    const env = Object.fromEntries(sidecar.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+    expect(env.NODE_NAME).toEqual({ fieldRef: { fieldPath: 'spec.nodeName' } });
+    expect(JSON.parse(env.SHARED_JAILS)).toEqual({ sshd: { mirror: 'sshd-cluster', maxBanTime: 86400 } });
+    const neverBan = env.NEVER_BAN.split(' ');
+    expect(neverBan).toEqual(expect.arrayContaining(ini.DEFAULT.ignoreip.split(' ')));
+    expect(neverBan).toEqual(expect.arrayContaining(['192.0.2.240/28', '10.42.0.0/16', '10.43.0.0/16']));
+    expect(env.TZ).toBe(fail2ban.env.find((e: any) => e.name === 'TZ').value);
+  });
+
+  test('the program and the publish action ship in the ConfigMap, byte for byte', () => {
+    expect(configMap.data['ban_sharing.py']).toBe(fs.readFileSync(SIDECAR_PROGRAM_FILE, 'utf8'));
+    expect(configMap.data['cluster-publish.conf']).toBe(fs.readFileSync('sharing/cluster-publish.conf', 'utf8'));
+    expect(fail2ban.volumeMounts).toContainEqual({ name: 'config', mountPath: '/data/action.d/cluster-publish.conf', subPath: 'cluster-publish.conf', readOnly: true });
+  });
+});
+
+describe('jail.local', () => {
+  test('the shared jail publishes, besides banning as before', () => {
+    expect(ini.sshd.action).toBe('%(action_)s\ncluster-publish');
+    expect(ini['k3s-apiserver'].action).toBeUndefined();
+  });
+
+  test('its mirror jail has no filter, no log and no publish action, and holds bans at least as long', () => {
+    expect(ini['sshd-cluster']).toEqual({ enabled: 'true', filter: '', bantime: '24h' });
+  });
+
+  test('the publish action flushes on stop and does not republish restored bans', () => {
+    const action = parseIni(configMap.data['cluster-publish.conf']).Definition;
+    expect(action.actionflush).toBe('true');
+    expect(action.norestored).toBe('1');
+  });
+});
+
+describe('synth refuses sharing', () => {
+  test.each(['1.30', 'v1.29.3+k3s1', 'latest'])('on Kubernetes "%s"', (kubernetesVersion) => {
+    expect(problems({ cluster, banSharing: { ...banSharing, kubernetesVersion } })).toEqual([expect.stringContaining(`kubernetesVersion "${kubernetesVersion}" is below 1.31`)]);
+  });
+
+  test('without node addresses in the never-ban list', () => {
+    expect(problems({ banSharing })).toEqual([expect.stringContaining('no never-ban list that covers the nodes')]);
+    expect(problems({ cluster: { nodeAddresses: [] }, banSharing })).toEqual([expect.stringContaining('no never-ban list that covers the nodes')]);
+  });
+
+  test('of a jail that is not enabled', () => {
+    expect(problems({ cluster, banSharing: { ...banSharing, jails: ['k3s-apiserver-audit'] } })).toEqual([expect.stringContaining('jail "k3s-apiserver-audit" is not an enabled jail')]);
+  });
+
+  test('on Kubernetes 1.31 and newer it is accepted', () => {
+    expect(problems({ cluster, banSharing: { ...banSharing, kubernetesVersion: '1.32' } })).toEqual([]);
+  });
+});

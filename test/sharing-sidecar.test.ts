@@ -1,0 +1,52 @@
+import { execFile } from 'node:child_process';
+import * as path from 'node:path';
+import { describeWithTools } from './fail2ban-tools';
+
+/** Debian's python, which has fail2ban's socket client (the `python3` on PATH may be another one without it). */
+const PYTHON = '/usr/bin/python3';
+const ROOT = path.join(__dirname, '..');
+/** The suite has 40 tests; fewer means some were lost (an import error, a class no longer collected). */
+const MIN_TESTS = 40;
+
+interface Run {
+  readonly code: number | string | null;
+  readonly output: string;
+}
+
+function python(args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      PYTHON,
+      args,
+      { cwd: ROOT, encoding: 'utf8', timeout: 60_000, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? (error.code ?? error.signal ?? null) : 0, output: `${stdout}${stderr}` });
+      },
+    );
+  });
+}
+
+describeWithTools(['fail2ban-server'], 'the ban-sharing sidecar (sharing/ban_sharing.py)', () => {
+  it('passes its unittest suite: pure parts, loops against a stand-in API and fail2ban socket, a real fail2ban-server', async () => {
+    const probe = await python(['-c', 'from fail2ban.client.csocket import CSocket']);
+    if (probe.code !== 0) {
+      throw new Error(`${PYTHON} cannot import fail2ban's socket client (install Debian's fail2ban):\n${probe.output}`);
+    }
+    const run = await python(['-m', 'unittest', '-v', 'sharing/test_ban_sharing.py']);
+    const ran = /^Ran (\d+) tests? in /m.exec(run.output);
+    const count = ran ? Number(ran[1]) : 0;
+    // A test skips without openssl (HTTPS) or fail2ban-server; under CI=true that counts as a failure.
+    const skipped = /^OK \(.*skipped=\d+/m.test(run.output);
+    if (skipped && process.env.CI !== 'true') {
+      console.warn(`some sidecar tests were skipped:\n${run.output.split('\n').filter((line) => line.includes('skipped')).join('\n')}`);
+    }
+    if (run.code !== 0 || count < MIN_TESTS || (skipped && process.env.CI === 'true')) {
+      throw new Error(
+        `${PYTHON} -m unittest -v sharing/test_ban_sharing.py: exit ${run.code}, ran ${count} tests ` +
+          `(at least ${MIN_TESTS} expected)${skipped ? ', some skipped' : ''}\n\n${run.output}`,
+      );
+    }
+    expect(run.code).toBe(0);
+    expect(count).toBeGreaterThanOrEqual(MIN_TESTS);
+  }, 90_000);
+});
