@@ -15,7 +15,7 @@ import { BanLedger } from './sharing/ledger';
 import { mirrorBanTimeSeconds, mirrorJail } from './sharing/mirrors';
 import { BanSharingOptions, DEFAULT_BAN_GROUP, mirrorJailName } from './sharing/options';
 import { PUBLISH_ACTION_KEY, publishAction } from './sharing/publish-action';
-import { RUN_DIR, SIDECAR_PROGRAM_KEY, sidecarContainer, sidecarProgram, tokenVolume } from './sharing/sidecar';
+import { RUN_DIR, SIDECAR_PROGRAM_KEY, sidecarContainer, sidecarProgram, stateVolume, tokenVolume } from './sharing/sidecar';
 import { Fail2banDaemonSet, SecurityMode } from './k8s/daemon-set';
 import { AppLabels, recommendedLabels, selectorLabels } from './k8s/labels';
 import { PrivilegedNamespace } from './k8s/namespace';
@@ -203,6 +203,7 @@ export class Fail2ban extends Construct {
       daemonSet.addConfigFile(PUBLISH_ACTION_KEY, `/data/action.d/${PUBLISH_ACTION_KEY}`);
       const run = daemonSet.addSharedDir('run', RUN_DIR);
       const token = 'ban-sharing-token';
+      const state = 'ban-sharing-state';
       daemonSet.addSidecar(
         sidecarContainer({
           image,
@@ -212,9 +213,9 @@ export class Fail2ban extends Construct {
           sharedJails: Object.fromEntries(shared.map((jail) => [jail.name, { mirror: mirrorJailName(jail.name), maxBanTime: mirrorBanTimeSeconds(jail, defaults) }])),
           neverBan,
           rateLimitPerMinute: props.banSharing.rateLimitPerMinute ?? 60,
-          volumes: { run, token, config: daemonSet.configVolumeName },
+          volumes: { run, token, config: daemonSet.configVolumeName, state },
         }),
-        [tokenVolume(token)],
+        [tokenVolume(token), stateVolume(state)],
       );
     }
     const optionalLogs = jails.filter((jail) => (jail.enabled ?? true) && jail.logMayBeMissing).flatMap((jail) => [jail.logPath].flat());

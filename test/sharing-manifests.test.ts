@@ -90,6 +90,14 @@ describe('the pod', () => {
     }
   });
 
+  test('the sidecar alone keeps its state in a host directory, so that pod restarts keep it', () => {
+    const state = spec.volumes.find((v: any) => v.name === 'ban-sharing-state');
+    expect(state.hostPath).toEqual({ path: '/var/lib/fail2ban/ban-sharing', type: 'DirectoryOrCreate' });
+    expect(sidecar.volumeMounts).toContainEqual({ name: 'ban-sharing-state', mountPath: '/var/lib/ban-sharing' });
+    expect(sidecar.env).toContainEqual({ name: 'STATE_FILE', value: '/var/lib/ban-sharing/state.json' });
+    expect(fail2ban.volumeMounts.map((m: any) => m.name)).not.toContain('ban-sharing-state');
+  });
+
   test('the sidecar has no capabilities and a read-only root filesystem', () => {
     expect(sidecar.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] } });
     expect(sidecar.image).toBe(fail2ban.image);
@@ -119,13 +127,15 @@ describe('jail.local', () => {
   });
 
   test('its mirror jail has no filter, no log and no publish action, and holds bans at least as long', () => {
-    expect(ini['sshd-cluster']).toEqual({ enabled: 'true', filter: '', bantime: '24h' });
+    expect(ini['sshd-cluster']).toEqual({ enabled: 'true', filter: '', port: '%(sshd/port)s', protocol: '%(sshd/protocol)s', bantime: '24h' });
   });
 
-  test('the publish action flushes on stop and does not republish restored bans', () => {
+  test('the publish action flushes on stop and marks bans restored after a restart', () => {
     const action = parseIni(configMap.data['cluster-publish.conf']).Definition;
     expect(action.actionflush).toBe('true');
-    expect(action.norestored).toBe('1');
+    expect(action.norestored).toBeUndefined();
+    expect(action._event).toContain('"restored": %%s');
+    expect(action._event).toContain("'<restored>'");
   });
 });
 
@@ -137,6 +147,11 @@ describe('synth refuses sharing', () => {
   test('without node addresses in the never-ban list', () => {
     expect(problems({ banSharing })).toEqual([expect.stringContaining('no never-ban list that covers the nodes')]);
     expect(problems({ cluster: { nodeAddresses: [] }, banSharing })).toEqual([expect.stringContaining('no never-ban list that covers the nodes')]);
+  });
+
+  test('of a jail whose name cannot start a record name', () => {
+    const jails = [...homelab.jails, { name: 'Web_Auth', filter: 'nginx-http-auth', logPath: '/var/log/host/nginx/error.log' }];
+    expect(problems({ cluster, jails, banSharing: { ...banSharing, jails: ['Web_Auth'] } })).toEqual([expect.stringContaining('jail "Web_Auth" cannot be shared')]);
   });
 
   test('of a jail that is not enabled', () => {

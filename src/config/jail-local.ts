@@ -9,6 +9,7 @@ function settingLines(settings: JailSettings): string[] {
     ['banaction', settings.banAction],
     ['backend', settings.backend],
     ['port', settings.port],
+    ['protocol', settings.protocol],
     ['findtime', settings.findTime && renderDuration(settings.findTime)],
     ['bantime', settings.banTime && renderBanTime(settings.banTime)],
     ['maxretry', settings.maxRetry?.toString()],

@@ -33,6 +33,8 @@ export interface JailSettings {
   readonly ignoreIp?: string[];
   /** Ports a ban blocks, as fail2ban writes them (`ssh`, `22,2222`, `6443`). @default fail2ban's own (all ports) */
   readonly port?: string;
+  /** Protocols a ban blocks (`tcp`, `udp`, `tcp,udp`). @default fail2ban's own (tcp) */
+  readonly protocol?: string;
   /** Longer bans for repeat offenders. @default fail2ban's own (off) */
   readonly banTimeIncrement?: BanTimeIncrement;
 }

@@ -130,6 +130,9 @@ function checkSettings(where: string, settings: JailSettings, config: ConfigUnde
   if (settings.port !== undefined) {
     problems.push(...checkPort(where, settings.port));
   }
+  if (settings.protocol !== undefined && !/^(tcp|udp|sctp|udplite)(,(tcp|udp|sctp|udplite))*$/.test(settings.protocol)) {
+    problems.push(`${where}: protocol "${settings.protocol}" is not a comma-separated list of tcp, udp, sctp, udplite. Fix: e.g. 'tcp' or 'tcp,udp'.`);
+  }
   const increment = settings.banTimeIncrement;
   if (increment?.factor !== undefined && !(increment.factor > 0)) {
     problems.push(`${where}: bantime.factor ${increment.factor} must be greater than 0. Fix: use e.g. 1 or 2.`);
@@ -240,6 +243,9 @@ function checkSharing(config: ConfigUnderValidation): string[] {
   }
   const enabled = new Set(config.jails.filter((jail) => jail.enabled ?? true).map((jail) => jail.name));
   for (const jail of sharing.jails) {
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(jail)) {
+      problems.push(`banSharing: jail "${jail}" cannot be shared: its name starts the ledger records' names, which must be lowercase letters, digits and '-'. Fix: rename the jail, e.g. "${jail.toLowerCase().replace(/[^a-z0-9-]/g, '-')}".`);
+    }
     if (!enabled.has(jail)) {
       problems.push(`banSharing: jail "${jail}" is not an enabled jail.${didYouMean(jail, [...enabled])} Fix: share only enabled jails.`);
     } else if (enabled.has(mirrorJailName(jail)) || !JAIL_NAME.test(mirrorJailName(jail))) {

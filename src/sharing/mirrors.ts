@@ -27,7 +27,9 @@ export function mirrorJail(jail: JailProps, defaults: JailDefaults): JailProps {
     enabled: true,
     filter: '',
     logPath: [],
-    port: jail.port,
+    // Without a port of its own the origin has the stock jail's (ssh for sshd), which the mirror must not widen.
+    port: jail.port ?? `%(${jail.name}/port)s`,
+    protocol: `%(${jail.name}/protocol)s`,
     banAction: jail.banAction,
     blocks: jail.blocks,
     banTime: seconds === -1 ? 'permanent' : Duration.seconds(seconds),

@@ -11,6 +11,9 @@ export const RUN_DIR = '/var/run/fail2ban';
 const TOKEN_DIR = '/var/run/secrets/ban-sharing';
 const PROGRAM_PATH = `/opt/ban-sharing/${SIDECAR_PROGRAM_KEY}`;
 const STATUS_FILE = `${RUN_DIR}/ban-sharing.status`;
+/** The sidecar's memory of what it published, on the host so that pod restarts and reboots keep it. */
+export const STATE_HOST_DIR = '/var/lib/fail2ban/ban-sharing';
+const STATE_DIR = '/var/lib/ban-sharing';
 
 /** The program's text. */
 export function sidecarProgram(): string {
@@ -30,6 +33,11 @@ export function tokenVolume(name: string): Volume {
   };
 }
 
+/** Where the sidecar remembers the records it published: a deletion it missed while down is then no reason to publish again. */
+export function stateVolume(name: string): Volume {
+  return { name, hostPath: { path: STATE_HOST_DIR, type: 'DirectoryOrCreate' } };
+}
+
 /** Props of {@link sidecarContainer}. */
 export interface SidecarProps {
   readonly image: string;
@@ -41,8 +49,8 @@ export interface SidecarProps {
   /** Addresses and ranges no record may ban here. */
   readonly neverBan: readonly string[];
   readonly rateLimitPerMinute: number;
-  /** Volume names: the run directory, the token, the ConfigMap. */
-  readonly volumes: { readonly run: string; readonly token: string; readonly config: string };
+  /** Volume names: the run directory, the token, the ConfigMap, the state directory on the host. */
+  readonly volumes: { readonly run: string; readonly token: string; readonly config: string; readonly state: string };
 }
 
 /**
@@ -63,6 +71,7 @@ export function sidecarContainer(props: SidecarProps): Container {
     RATE_LIMIT: String(props.rateLimitPerMinute),
     REPUBLISH_SECONDS: '60',
     STATUS_FILE,
+    STATE_FILE: `${STATE_DIR}/state.json`,
   };
   return {
     name: 'ban-sharing',
@@ -77,6 +86,7 @@ export function sidecarContainer(props: SidecarProps): Container {
       { name: props.volumes.run, mountPath: RUN_DIR },
       { name: props.volumes.token, mountPath: TOKEN_DIR, readOnly: true },
       { name: props.volumes.config, mountPath: PROGRAM_PATH, subPath: SIDECAR_PROGRAM_KEY, readOnly: true },
+      { name: props.volumes.state, mountPath: STATE_DIR },
     ],
     securityContext: {
       runAsUser: 0,
