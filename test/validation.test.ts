@@ -221,6 +221,10 @@ describe('filter files', () => {
     expectOneProblem(filter('[Definition]\nfailregex = ^Failed (login from <ADDR>$\n'), 'is not a valid regular expression');
   });
 
+  test('a datepattern Python could not compile is refused', () => {
+    expectOneProblem(filter('[Definition]\nfailregex = ^Failed from <ADDR>$\ndatepattern = ^(%%Y-%%m-%%d\n'), 'datepattern "^(%%Y-%%m-%%d" is not a valid regular expression');
+  });
+
   test('Python-only syntax is not mistaken for an error', () => {
     expect(problems(filter('[Definition]\nfailregex = ^(?i)Failed (?P<user>\\w+) (?P=user) from <HOST>$\n'))).toEqual([]);
   });
