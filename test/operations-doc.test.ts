@@ -3,13 +3,14 @@ import { renderOperationsDoc } from '../src/docs/operations';
 import { table } from '../src/docs/markdown';
 import { Fail2banProps } from '../src/fail2ban';
 import { buildApp, homelab, paths } from '../src/main';
-import { renderManifests, renderYamlFile } from '../src/synth/manifests';
+import { K8sObject } from '../src/read/objects';
+import { renderManifests } from '../src/synth/manifests';
 
 /** The document synth would write for the homelab with these changes, from the same files it writes. */
 function render(changes: Partial<Fail2banProps> = {}, withFlux = true): string {
   const output = buildApp({ ...homelab, ...changes });
-  const files = withFlux ? { [paths.files.flux]: renderYamlFile(output.files!.flux) } : {};
-  return renderOperationsDoc({ manifestsDir: paths.manifestsDir, manifests: renderManifests(output.manifests), files });
+  const files = withFlux ? { [paths.files.flux]: output.files!.flux as K8sObject[] } : {};
+  return renderOperationsDoc({ manifestsDir: paths.manifestsDir, objects: output.manifests.toJson(), files });
 }
 
 /** The text under a heading, up to the next heading of the same or a higher level. */

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { renderOperationsDoc } from '../src/docs/operations';
 import { Fail2banProps } from '../src/fail2ban';
 import { buildApp, homelab, paths } from '../src/main';
-import { renderYamlFile } from '../src/synth/manifests';
+import { K8sObject } from '../src/read/objects';
 import { runSynth } from '../src/synth/cli';
 import { readTree, synth, tempDir } from './helpers';
 
@@ -132,10 +132,11 @@ describe('the change summary', () => {
 });
 
 test('the committed operations document is what synth generates (run `npm run synth` and commit)', () => {
+  const output = buildApp();
   const rendered = renderOperationsDoc({
     manifestsDir: paths.manifestsDir,
-    manifests: synth(),
-    files: Object.fromEntries(Object.entries(buildApp().files ?? {}).map(([role, objects]) => [paths.files[role], renderYamlFile(objects)])),
+    objects: output.manifests.toJson(),
+    files: { [paths.files.flux]: output.files!.flux as K8sObject[] },
   });
   expect(fs.readFileSync(paths.operationsDoc!, 'utf8')).toBe(rendered);
 });

@@ -1,8 +1,8 @@
 import { CONTAINER_DB_DIR } from '../k8s/daemon-set';
 import { Container, DaemonSetObject, VolumeMount, Volume, configHashOf } from '../read/daemon-set';
-import { readGenerated } from '../read/fail2ban';
+import { readObjects } from '../read/fail2ban';
 import { JailLocalSection } from '../read/jail-local';
-import { parseClusterObjects } from '../read/objects';
+import { K8sObject } from '../read/objects';
 
 /** The Flux Kustomization that applies the manifests folder. */
 export interface FluxFacts {
@@ -36,9 +36,9 @@ export interface DeploymentFacts {
 
 const FLUX_KUSTOMIZATION_API = /^kustomize\.toolkit\.fluxcd\.io\//;
 
-function fluxFacts(files: Record<string, string>): FluxFacts | undefined {
+function fluxFacts(files: Record<string, K8sObject[]>): FluxFacts | undefined {
   for (const file of Object.keys(files).sort()) {
-    const object = parseClusterObjects({ [file]: files[file] }).find((o) => o.kind === 'Kustomization' && FLUX_KUSTOMIZATION_API.test(o.apiVersion));
+    const object = files[file].find((o) => o.kind === 'Kustomization' && FLUX_KUSTOMIZATION_API.test(o.apiVersion));
     if (object) {
       const spec = object.spec as { path: string; interval?: string };
       return { name: object.metadata?.name ?? '', namespace: object.metadata?.namespace ?? '', path: spec.path, interval: spec.interval, file };
@@ -59,9 +59,9 @@ function databaseHostPath(mounts: VolumeMount[], volumes: ReadonlyMap<string, Vo
   return mount && volumes.get(mount.name)?.hostPath?.path;
 }
 
-/** The facts of one generated deployment: `manifests` is the folder (file name → content), `files` the other generated files by path. */
-export function deploymentFacts(manifestsDir: string, manifests: Record<string, string>, files: Record<string, string>): DeploymentFacts {
-  const generated = readGenerated(manifests);
+/** The facts of one generated deployment: the folder's objects, and the other generated files' objects by path. */
+export function deploymentFacts(manifestsDir: string, objects: K8sObject[], files: Record<string, K8sObject[]>): DeploymentFacts {
+  const generated = readObjects(objects);
   const daemonSet = required(generated.daemonSet, 'DaemonSet');
   const configMap = required(generated.configMap, 'ConfigMap with jail.local');
   const pod = daemonSet.spec.template.spec;
@@ -81,6 +81,7 @@ export function deploymentFacts(manifestsDir: string, manifests: Record<string, 
     timeZone: container.env?.find((env) => env.name === 'TZ')?.value,
     databaseHostPath: databaseHostPath(container.volumeMounts ?? [], volumes),
     flux: fluxFacts(files),
-    banManager: generated.objects.find((object) => object.kind === 'ServiceAccount')?.metadata?.name,
+    // The pods' own ServiceAccount (ban sharing) is not the runner's.
+    banManager: generated.objects.find((object) => object.kind === 'ServiceAccount' && object.metadata?.name !== pod.serviceAccountName)?.metadata?.name,
   };
 }

@@ -1,4 +1,5 @@
 import dedent from 'ts-dedent';
+import { K8sObject } from '../read/objects';
 import { GENERATED_HEADER } from '../synth/manifests';
 import { bansSection } from './bans';
 import { architectureDiagram } from './diagram';
@@ -13,10 +14,10 @@ import { troubleshootingSection } from './troubleshooting';
 export interface OperationsDocInput {
   /** Where the manifests folder is committed, e.g. `k3s/manifests/fail2ban`. */
   readonly manifestsDir: string;
-  /** The manifests folder: file name → content, as `renderManifests` returns it. */
-  readonly manifests: Record<string, string>;
-  /** The other generated files by path (`k3s/flux/fail2ban.yaml`, …): the Flux Kustomization is read from them. @default none */
-  readonly files?: Record<string, string>;
+  /** The objects of the manifests folder, as synth renders them. */
+  readonly objects: K8sObject[];
+  /** The other generated files' objects by path (`k3s/flux/fail2ban.yaml`, …): the Flux Kustomization is read from them. @default none */
+  readonly files?: Record<string, K8sObject[]>;
 }
 
 function intro(facts: DeploymentFacts): string {
@@ -33,7 +34,7 @@ function intro(facts: DeploymentFacts): string {
  * Deterministic: the same files give the same text.
  */
 export function renderOperationsDoc(input: OperationsDocInput): string {
-  const facts = deploymentFacts(input.manifestsDir, input.manifests, input.files ?? {});
+  const facts = deploymentFacts(input.manifestsDir, input.objects, input.files ?? {});
   const notice = GENERATED_HEADER.replace(/^# /, '');
   return (
     dedent`

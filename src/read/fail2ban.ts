@@ -24,19 +24,29 @@ function dataOf(object: K8sObject): Record<string, string> {
   return (object.data as Record<string, string> | undefined) ?? {};
 }
 
+/** Where the image takes filter files from; other ConfigMap keys are jail.local, actions, programs. */
+const FILTER_DIR = '/data/filter.d/';
+
 /** Reads the manifests folder (file name → content); an empty folder reads as nothing deployed. */
 export function readGenerated(files: Record<string, string>): GeneratedFail2ban {
-  const objects = parseClusterObjects(files);
+  return readObjects(parseClusterObjects(files));
+}
+
+/** Reads the objects of a manifests folder. */
+export function readObjects(objects: K8sObject[]): GeneratedFail2ban {
   const configMap = objects.find((object) => object.kind === 'ConfigMap' && dataOf(object)[JAIL_LOCAL_KEY] !== undefined);
   const data = configMap ? dataOf(configMap) : {};
-  const filterKeys = Object.keys(data)
-    .filter((key) => key !== JAIL_LOCAL_KEY)
+  const daemonSet = asDaemonSet(objects.find((object) => object.kind === 'DaemonSet'));
+  const mounts = daemonSet?.spec.template.spec.containers.flatMap((container) => container.volumeMounts ?? []) ?? [];
+  const filterKeys = mounts
+    .filter((mount) => mount.mountPath.startsWith(FILTER_DIR) && mount.subPath !== undefined && data[mount.subPath] !== undefined)
+    .map((mount) => mount.subPath!)
     .sort();
   return {
     objects,
     configMap,
     jailLocal: parseIni(data[JAIL_LOCAL_KEY] ?? ''),
     filters: new Map(filterKeys.map((key) => [key, data[key]])),
-    daemonSet: asDaemonSet(objects.find((object) => object.kind === 'DaemonSet')),
+    daemonSet,
   };
 }

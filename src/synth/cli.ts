@@ -5,6 +5,7 @@ import { Fail2banConfigError } from '../config/errors';
 import { writeFileAtomically, writeTreeAtomically } from './atomic-write';
 import { diffFiles, formatChanges, readDir } from './diff';
 import { renderOperationsDoc } from '../docs/operations';
+import { K8sObject } from '../read/objects';
 import { ManifestFiles, SynthOutput, renderManifests, renderYamlFile } from './manifests';
 import { summarizeChanges } from './summary';
 
@@ -49,13 +50,15 @@ interface Rendered {
 function render(output: SynthOutput, manifestsDir: string, filePaths: Record<string, string>, docPath: string | undefined): Rendered {
   const folder = renderManifests(output.manifests);
   const files: Record<string, string> = {};
+  const fileObjects: Record<string, K8sObject[]> = {};
   for (const [role, objects] of Object.entries(output.files ?? {})) {
     if (filePaths[role] !== undefined) {
       files[filePaths[role]] = renderYamlFile(objects);
+      fileObjects[filePaths[role]] = objects as K8sObject[];
     }
   }
   if (docPath !== undefined) {
-    files[docPath] = renderOperationsDoc({ manifestsDir, manifests: folder, files });
+    files[docPath] = renderOperationsDoc({ manifestsDir, objects: output.manifests.toJson(), files: fileObjects });
   }
   return { folder, files };
 }
