@@ -1,5 +1,6 @@
-import { execFileSync } from 'node:child_process';
+import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import * as path from 'node:path';
+import { createInterface } from 'node:readline';
 import { BAN_POLICY_NODE_VARIABLE, BAN_POLICY_VALIDATIONS, BAN_RECORD_RULES, banPolicyMatchCondition } from '../src/sharing/ledger';
 
 interface Case {
@@ -7,9 +8,22 @@ interface Case {
   readonly context: Record<string, unknown>;
 }
 
-/** Evaluates CEL cases in one child process (see test/harness/cel.mjs). */
-function evaluate(cases: Case[]): Array<{ value?: unknown; error?: string }> {
-  return JSON.parse(execFileSync(process.execPath, [path.join(__dirname, 'harness', 'cel.mjs'), JSON.stringify(cases)], { encoding: 'utf8' }));
+type Result = { value?: unknown; error?: string };
+
+// One evaluator process for the whole file (see test/harness/cel.mjs): requests and answers go line by line, in order.
+let evaluator: ChildProcessWithoutNullStreams;
+const pending: Array<(results: Result[]) => void> = [];
+beforeAll(() => {
+  evaluator = spawn(process.execPath, [path.join(__dirname, 'harness', 'cel.mjs')]);
+  createInterface({ input: evaluator.stdout }).on('line', (line) => pending.shift()!(JSON.parse(line)));
+});
+afterAll(() => evaluator.kill());
+
+function evaluate(cases: Case[]): Promise<Result[]> {
+  return new Promise((resolve) => {
+    pending.push(resolve);
+    evaluator.stdin.write(`${JSON.stringify(cases)}\n`);
+  });
 }
 
 function record(name: string, spec: Record<string, unknown>) {
@@ -17,8 +31,8 @@ function record(name: string, spec: Record<string, unknown>) {
 }
 
 describe('the Ban CRD rules', () => {
-  const valid = (self: ReturnType<typeof record>) => {
-    const [ip, name] = evaluate([
+  const valid = async (self: ReturnType<typeof record>) => {
+    const [ip, name] = await evaluate([
       { expression: BAN_RECORD_RULES.ip, context: { self: self.spec } },
       { expression: BAN_RECORD_RULES.name, context: { self } },
     ]);
@@ -28,8 +42,8 @@ describe('the Ban CRD rules', () => {
   test.each([
     ['sshd.v4-192-0-2-10', '192.0.2.10'],
     ['sshd.v6-2001-db8--10', '2001:db8::10'],
-  ])('accept %s for %s', (name, ip) => {
-    expect(valid(record(name, { ip }))).toBe(true);
+  ])('accept %s for %s', async (name, ip) => {
+    expect(await valid(record(name, { ip }))).toBe(true);
   });
 
   test.each([
@@ -39,8 +53,8 @@ describe('the Ban CRD rules', () => {
     ['a long IPv6 form', 'sshd.v6-2001-db8-0-0-0-0-0-10', '2001:db8:0:0:0:0:0:10'],
     ['a range', 'sshd.v4-192-0-2-0/24', '192.0.2.0/24'],
     ['a host name', 'sshd.v4-example-com', 'example.com'],
-  ])('refuse %s', (_, name, ip) => {
-    expect(valid(record(name, { ip }))).toBe(false);
+  ])('refuse %s', async (_, name, ip) => {
+    expect(await valid(record(name, { ip }))).toBe(false);
   });
 });
 
@@ -49,50 +63,51 @@ describe('the admission policy', () => {
   const own = record('sshd.v4-192-0-2-10', { ip: '192.0.2.10' });
 
   /** Messages of the validations a request fails; empty when admitted. */
-  function denied(operation: string, node: string | undefined, object: unknown, oldObject: unknown = null): string[] {
+  async function denied(operation: string, node: string | undefined, object: unknown, oldObject: unknown = null): Promise<string[]> {
     const variables = { node: node ?? '' };
     const request = { operation, userInfo: { username: 'system:serviceaccount:fail2ban:fail2ban', extra: node ? { [NODE_EXTRA]: [node] } : {} } };
-    const results = evaluate(BAN_POLICY_VALIDATIONS.map((v) => ({ expression: v.expression, context: { request, object, oldObject, variables } })));
+    const results = await evaluate(BAN_POLICY_VALIDATIONS.map((v) => ({ expression: v.expression, context: { request, object, oldObject, variables } })));
     return BAN_POLICY_VALIDATIONS.filter((_, i) => results[i].value !== true).map((v) => v.message);
   }
 
-  test('a node creates, extends and deletes its own record', () => {
-    expect(denied('CREATE', 'k3s-agent-1', own)).toEqual([]);
-    expect(denied('UPDATE', 'k3s-agent-1', { ...own, spec: { ...own.spec, banTime: 7200 } }, own)).toEqual([]);
-    expect(denied('UPDATE', 'k3s-agent-1', { ...own, spec: { ...own.spec, banTime: -1 } }, own)).toEqual([]);
-    expect(denied('DELETE', 'k3s-agent-1', null, own)).toEqual([]);
+  test('a node creates, extends and deletes its own record', async () => {
+    expect(await denied('CREATE', 'k3s-agent-1', own)).toEqual([]);
+    expect(await denied('UPDATE', 'k3s-agent-1', { ...own, spec: { ...own.spec, banTime: 7200 } }, own)).toEqual([]);
+    expect(await denied('UPDATE', 'k3s-agent-1', { ...own, spec: { ...own.spec, banTime: -1 } }, own)).toEqual([]);
+    expect(await denied('DELETE', 'k3s-agent-1', null, own)).toEqual([]);
   });
 
-  test('a node cannot write or delete a record for another node', () => {
-    expect(denied('CREATE', 'k3s-agent-2', own)).toEqual(['a node may only write its own records (spec.node)']);
-    expect(denied('DELETE', 'k3s-agent-2', null, own)).toEqual(['a node may only delete its own records']);
+  test('a node cannot write or delete a record for another node', async () => {
+    expect(await denied('CREATE', 'k3s-agent-2', own)).toEqual(['a node may only write its own records (spec.node)']);
+    expect(await denied('DELETE', 'k3s-agent-2', null, own)).toEqual(['a node may only delete its own records']);
   });
 
-  test('a token without a node name may do nothing', () => {
-    expect(denied('CREATE', undefined, own)).toContain('the token carries no node name: only pod-bound tokens of fail2ban pods may write bans');
+  test('a token without a node name may do nothing', async () => {
+    expect(await denied('CREATE', undefined, own)).toContain('the token carries no node name: only pod-bound tokens of fail2ban pods may write bans');
   });
 
-  test('an update may not shorten a ban, end a permanent one, or change ip, jail or node', () => {
-    expect(denied('UPDATE', 'k3s-agent-1', { ...own, spec: { ...own.spec, banTime: 60 } }, own)).toEqual(['an update may only extend a ban']);
+  test('an update may not shorten a ban, end a permanent one, or change ip, jail or node', async () => {
+    expect(await denied('UPDATE', 'k3s-agent-1', { ...own, spec: { ...own.spec, banTime: 60 } }, own)).toEqual(['an update may only extend a ban']);
     const permanent = { ...own, spec: { ...own.spec, banTime: -1 } };
-    expect(denied('UPDATE', 'k3s-agent-1', own, permanent)).toEqual(['an update may only extend a ban']);
-    expect(denied('UPDATE', 'k3s-agent-1', { ...own, spec: { ...own.spec, ip: '192.0.2.11' } }, own)).toEqual(['ip, jail and node of a record never change']);
+    expect(await denied('UPDATE', 'k3s-agent-1', own, permanent)).toEqual(['an update may only extend a ban']);
+    expect(await denied('UPDATE', 'k3s-agent-1', { ...own, spec: { ...own.spec, ip: '192.0.2.11' } }, own)).toEqual(['ip, jail and node of a record never change']);
   });
 
-  test('the node variable reads the node name from the token, and is empty without one', () => {
+  test('the node variable reads the node name from the token, and is empty without one', async () => {
     const user = (extra: Record<string, string[]>) => ({ request: { userInfo: { extra } } });
     expect(
-      evaluate([
+      (await evaluate([
         { expression: BAN_POLICY_NODE_VARIABLE, context: user({ [NODE_EXTRA]: ['k3s-agent-1'] }) },
         { expression: BAN_POLICY_NODE_VARIABLE, context: user({}) },
         { expression: BAN_POLICY_NODE_VARIABLE, context: user({ [NODE_EXTRA]: [] }) },
-      ]).map((r) => r.value),
+      ])).map((r) => r.value),
     ).toEqual(['k3s-agent-1', '', '']);
   });
 
-  test('only the fail2ban ServiceAccount is matched: an administrator can delete any record', () => {
+  test('only the fail2ban ServiceAccount is matched: an administrator can delete any record', async () => {
     const condition = banPolicyMatchCondition('fail2ban', 'fail2ban');
     const as = (username: string) => ({ expression: condition, context: { request: { userInfo: { username } } } });
-    expect(evaluate([as('system:serviceaccount:fail2ban:fail2ban'), as('system:admin'), as('system:serviceaccount:default:fail2ban')]).map((r) => r.value)).toEqual([true, false, false]);
+    const results = await evaluate([as('system:serviceaccount:fail2ban:fail2ban'), as('system:admin'), as('system:serviceaccount:default:fail2ban')]);
+    expect(results.map((r) => r.value)).toEqual([true, false, false]);
   });
 });

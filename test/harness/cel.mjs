@@ -1,8 +1,10 @@
-// Evaluates CEL expressions with @marcbachmann/cel-js (ESM only, hence a separate process) and prints the results.
+// Evaluates CEL expressions with @marcbachmann/cel-js (ESM only, hence a separate process): reads one JSON array of
+// cases per line on stdin, answers one JSON array of results per line on stdout.
 // Kubernetes's CEL libraries are not part of it; the few functions the rules use are defined here from Node's own
 // address handling: isIP(), ip.isCanonical() (written ipIsCanonical: cel-js has no namespaced functions) and the
 // strings extension's replace(), which replaces every occurrence.
 import { isIP } from 'node:net';
+import { createInterface } from 'node:readline';
 import { Environment } from '@marcbachmann/cel-js';
 
 /** The canonical text of an address: WHATWG URL hosts are serialized as RFC 5952 (IPv6) and dotted decimal. */
@@ -28,12 +30,15 @@ const env = new Environment({ unlistedVariablesAreDyn: true })
   .registerFunction('isIP(string): bool', (text) => isIP(text) !== 0)
   .registerFunction('ipIsCanonical(string): bool', (text) => isIP(text) !== 0 && canonical(text) === text);
 
-const cases = JSON.parse(process.argv[2]);
-const results = cases.map(({ expression, context }) => {
+function evaluate({ expression, context }) {
   try {
     return { value: env.evaluate(expression.replaceAll('ip.isCanonical(', 'ipIsCanonical('), toCel(context)) };
   } catch (error) {
     return { error: error.message.split('\n')[0] };
   }
+}
+
+createInterface({ input: process.stdin }).on('line', (line) => {
+  const results = JSON.parse(line).map(evaluate);
+  process.stdout.write(`${JSON.stringify(results, (_, v) => (typeof v === 'bigint' ? Number(v) : v))}\n`);
 });
-console.log(JSON.stringify(results, (_, v) => (typeof v === 'bigint' ? Number(v) : v)));
