@@ -3,13 +3,18 @@
 
 Three threads, one job each:
   publisher  outbox event files -> Ban records (POST; 409 -> GET, PUT if later; unban -> DELETE), in order, with
-             retries; every REPUBLISH_SECONDS: local bans missing from the ledger, own records ended + GRACE.
+             retries; bans restored from fail2ban's database are not published again. Once the first LIST is in
+             and then every REPUBLISH_SECONDS: local bans against the ledger (publish what it lacks, unban what an
+             administrator deleted meanwhile), own records ended + GRACE.
   watcher    LIST + WATCH of the Ban records -> a queue (relist on 410 or any error); touches STATUS_FILE.
   main       the queue -> the ledger (name -> record); applies other nodes' valid records to the mirror jails and
              unbans them at their end or deletion; a deletion before the end made by someone else also unbans the
-             origin jail here (a cluster-wide unban).
-The decisions are plain functions (record_name, validate_record, plan, deletion_actions, merge_decision, ...);
-the API (http.client) and fail2ban's socket (fail2ban.client.csocket.CSocket) are only touched by the classes below.
+             origin jail here (a cluster-wide unban). Every MIRROR_SYNC_SECONDS: the mirror jails against the ledger.
+STATE_FILE remembers this node's records seen in the ledger, so that a restarted sidecar tells a record deleted
+while it was down (a cluster-wide unban) from a ban it never published.
+The decisions are plain functions (record_name, validate_record, plan, deletion_actions, local_ban_decision, ...);
+the API (http.client), fail2ban's socket (fail2ban.client.csocket.CSocket) and STATE_FILE are only touched by the
+classes below.
 Standard library only, besides fail2ban's own socket client.
 """
 
@@ -31,6 +36,12 @@ import time
 import urllib.parse
 
 FUTURE_SLACK = 60  # seconds a record's bannedAt may be ahead of this node's clock
+# fail2ban answers its socket before it has built its jails, and restores a jail's bans from its database only
+# after that: the mirrors are compared with the ledger this often, not just once after the LIST
+MIRROR_SYNC_SECONDS = 1.0
+# how long STATE_FILE keeps a record deleted by someone else (after its end it goes anyway): a ban fail2ban
+# restores from its database within this time is still recognized as cluster-wide unbanned
+DELETED_RETENTION = 86400
 NAME_RE = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')
 TIME_RE = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$')
 # one line of `get JAIL banip --with-time`: "192.0.2.10 \t2026-11-26 11:59:30 + 86400 = 2026-11-27 11:59:30"
@@ -177,7 +188,8 @@ def effective_end(ban, max_ban_time):
 
 
 def parse_outbox_event(text):
-    """One outbox line -> {op, jail, ip, time, bantime}; ValueError if malformed."""
+    """One outbox line -> {op, jail, ip, time, bantime, restored}; ValueError if malformed. `restored` (fail2ban's
+    tag: a ban restored from its database after a restart) is False when missing: an older action."""
     try:
         event = json.loads(text)
     except ValueError:
@@ -194,7 +206,9 @@ def parse_outbox_event(text):
     bantime, start = _integer(event.get('bantime'), 'bantime'), _integer(event.get('time'), 'time')
     if not 0 < start < 2 ** 33:
         raise ValueError(f'time {start} is out of range')
-    return {'op': event['op'], 'jail': jail, 'ip': ip, 'time': start, 'bantime': -1 if bantime < 0 else bantime}
+    restored = _integer(event.get('restored', 0), 'restored') != 0
+    return {'op': event['op'], 'jail': jail, 'ip': ip, 'time': start, 'bantime': -1 if bantime < 0 else bantime,
+            'restored': restored}
 
 
 def parse_watch_event(line):
@@ -309,6 +323,29 @@ def deletion_actions(obj, by_me, shared, now):
     return [('unban-origin', ban.jail, ban.ip, ban.node)]
 
 
+def local_ban_decision(name, start, end, ledger, published, tombstones, node, now):
+    """What to do about a ban in one of this node's origin jails (since `start`, until `end`, None: permanent),
+    given the ledger (name -> record), this node's records as last seen there (name -> state entry) and the
+    deletions by someone else seen while watching (name -> when): ('keep' | 'publish' | 'unban', why).
+    'unban': its record was deleted by someone else after the ban began (`kubectl delete ban`, possibly while this
+    sidecar was down), a cluster-wide unban that this ban must follow, not undo by publishing it again."""
+    if name in ledger:
+        try:
+            held = parse_record(ledger[name])
+        except ValueError:
+            return 'keep', 'its record is unreadable'
+        if held.node == node and later(end, held.end):
+            return 'publish', f'it lasts longer than this node\'s record (until {format_end(held.end)})'
+        return 'keep', f'{held.node} holds it until {format_end(held.end)}'
+    entry = published.get(name)
+    # The record this node published began with this ban (a later ban of the address would have replaced it).
+    if entry is not None and start <= entry['bannedAt'] and (entry['end'] is None or entry['end'] > now):
+        return 'unban', 'this node\'s record of it was deleted by someone else'
+    if name in tombstones and start <= tombstones[name]:
+        return 'unban', 'its record was deleted by someone else after it began'
+    return 'publish', 'missing from the ledger'
+
+
 def spec_of(obj):
     spec = obj.get('spec') if isinstance(obj, dict) else None
     return spec if isinstance(spec, dict) else {}
@@ -350,8 +387,10 @@ class Config:
     rate_limit: int = 60
     republish_seconds: float = 60.0
     status_file: str = None
+    state_file: str = None  # None: the state is kept in memory only
     grace_seconds: float = 60.0  # own records are deleted this long after their end
     tick: float = 0.5  # main loop: at least this often (and at each applied end)
+    mirror_sync_seconds: float = MIRROR_SYNC_SECONDS
     outbox_poll: float = 0.2
     watch_timeout: int = 60  # timeoutSeconds of one WATCH round
     backoff_max: float = 30.0
@@ -386,7 +425,7 @@ def config_from_env(env):
         shared=parse_shared_jails(env.get('SHARED_JAILS', '{}')),
         never_ban=[ipaddress.ip_network(n, strict=False) for n in env.get('NEVER_BAN', '').split()],
         rate_limit=int(env.get('RATE_LIMIT', '60')), republish_seconds=float(env.get('REPUBLISH_SECONDS', '60')),
-        status_file=env.get('STATUS_FILE') or None)
+        status_file=env.get('STATUS_FILE') or None, state_file=env.get('STATE_FILE') or None)
 
 
 # ---------------------------------------------------------------------------------------------------- I/O edges
@@ -478,6 +517,98 @@ class Fail2ban:
         return result
 
 
+class PublishedState:
+    """This node's records as last seen in the ledger: name -> {'bannedAt': epoch, 'end': epoch or None
+    (permanent), 'deleted': epoch, once deleted by someone else}. Without it a sidecar that was down cannot tell a
+    record an administrator deleted meanwhile (a cluster-wide unban: the local ban must go too) from a ban it never
+    published (publish it). Entries come only from the ledger, never from a write's answer, so an entry whose
+    record is missing from the ledger always means a deletion.
+    Kept in `path` (JSON, replaced atomically: a crash leaves the old file or the new one) when given, else in
+    memory only; a missing or unreadable file starts empty. Not thread-safe: the sidecar holds its lock."""
+
+    def __init__(self, path=None):
+        self.path, self.records, self.dirty, self.save_error = path, {}, False, None
+        if path:
+            self.records = self._load()
+
+    def _load(self):
+        try:
+            with open(self.path) as f:
+                data = json.load(f)
+        except FileNotFoundError:
+            log(f'state file {self.path} does not exist yet: starting empty')
+            return {}
+        except (OSError, ValueError) as error:
+            log(f'error: state file {self.path} is unreadable ({error}): starting empty')
+            return {}
+        records = data.get('records') if isinstance(data, dict) else None
+        if not isinstance(records, dict):
+            log(f'error: state file {self.path} has no records: starting empty')
+            return {}
+        valid = {name: entry for name, entry in records.items() if self._valid(entry)}
+        if len(valid) != len(records):
+            log(f'error: state file {self.path}: ignored {len(records) - len(valid)} malformed entries')
+        log(f'state file {self.path}: records of this node: {len(valid)}')
+        return valid
+
+    @staticmethod
+    def _valid(entry):
+        def number(value, none_ok=False):
+            return (value is None and none_ok) or (isinstance(value, int) and not isinstance(value, bool))
+        return isinstance(entry, dict) and number(entry.get('bannedAt')) and number(entry.get('end'), True) \
+            and number(entry.get('deleted'), True)
+
+    def get(self, name):
+        return self.records.get(name)
+
+    def snapshot(self):
+        return {name: dict(entry) for name, entry in self.records.items()}
+
+    def remember(self, ban):
+        """`ban` (a Ban of this node) is in the ledger."""
+        entry = {'bannedAt': ban.banned_at, 'end': ban.end}
+        if self.records.get(ban.name) != entry:
+            self.records[ban.name] = entry
+            self.dirty = True
+
+    def mark_deleted(self, name, now):
+        """Gone from the ledger, by someone else's hand, and the local ban may still come back (fail2ban down or
+        still restoring its database): kept for DELETED_RETENTION."""
+        entry = self.records.get(name)
+        if entry is not None and entry.get('deleted') is None:
+            entry['deleted'] = int(now)
+            self.dirty = True
+
+    def forget(self, name):
+        if self.records.pop(name, None) is not None:
+            self.dirty = True
+
+    def prune(self, now, grace):
+        """Drops the entries of records that have ended (their owner deletes them), and deletions kept long enough."""
+        for name, entry in list(self.records.items()):
+            ended = entry['end'] is not None and entry['end'] + grace <= now
+            if ended or (entry.get('deleted') is not None and entry['deleted'] + DELETED_RETENTION <= now):
+                self.forget(name)
+
+    def save(self):
+        """Writes the file if anything changed (tmp + rename); an error is logged once, the state stays in memory."""
+        if not self.dirty or not self.path:
+            self.dirty = False
+            return
+        tmp = f'{self.path}.tmp'
+        try:
+            with open(tmp, 'w') as f:
+                json.dump({'version': 1, 'records': self.records}, f, sort_keys=True)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+            self.dirty, self.save_error = False, None
+        except OSError as error:
+            if str(error) != self.save_error:
+                self.save_error = str(error)
+                log(f'error: state file {self.path} not written: {error}')
+
+
 class Sidecar:
     def __init__(self, config, api=None, f2b=None, clock=time.time):
         self.cfg, self.clock = config, clock
@@ -486,8 +617,9 @@ class Sidecar:
         self.collection = f'/apis/{config.group}/v1/namespaces/{config.namespace}/bans'
         self.stop_event = threading.Event()
         self.queue = queue.Queue()
-        self.lock = threading.Lock()  # guards ledger, tombstones, my_deletes, synced (publisher reads them)
+        self.lock = threading.Lock()  # guards ledger, tombstones, my_deletes, synced, state (both threads use them)
         self.ledger, self.tombstones, self.my_deletes, self.synced = {}, {}, set(), False
+        self.state = PublishedState(config.state_file)
         self.applied, self.refused, self.deferred = {}, {}, set()
         self.limiter = RateLimiter(config.rate_limit)
         self.unpublishable = set()
@@ -562,6 +694,15 @@ class Sidecar:
             with self.lock:
                 self.ledger, first = new, not self.synced
                 self.synced = True
+                for record in new.values():
+                    self.note_record(record)
+                # Remembered records that are gone, and that this sidecar never saw go: deleted while it was down
+                # (the ones it did see are handled by on_deleted below).
+                seen = {old['metadata'].get('name') for old in gone}
+                for name in list(self.state.records):
+                    if name not in new and name not in seen:
+                        self.state.mark_deleted(name, now)
+                self.state.save()
             for old in gone:
                 self.on_deleted(old, now)
             if first:
@@ -572,10 +713,24 @@ class Sidecar:
         if etype in ('ADDED', 'MODIFIED'):
             with self.lock:
                 self.ledger[name] = obj
+                self.note_record(obj)
+                self.state.save()
         elif etype == 'DELETED':
             with self.lock:
                 self.ledger.pop(name, None)
             self.on_deleted(obj, now)
+
+    def note_record(self, obj):
+        """A record in the ledger: remembered in the state if it is this node's (the lock is held)."""
+        name = obj['metadata'].get('name')
+        try:
+            ban = parse_record(obj)
+        except ValueError:
+            ban = None
+        if ban is not None and ban.node == self.cfg.node:
+            self.state.remember(ban)
+        else:
+            self.state.forget(name)  # no longer (or never) this node's
 
     def on_deleted(self, obj, now):
         uid = obj['metadata'].get('uid')
@@ -585,15 +740,33 @@ class Sidecar:
         name = obj['metadata'].get('name')
         self.refused.pop(name, None)
         self.deferred.discard(name)
-        for _, jail, ip, node in deletion_actions(obj, by_me, self.cfg.shared, now):
+        actions = deletion_actions(obj, by_me, self.cfg.shared, now)
+        if not actions:  # this node's own deletion, or a clean-up after the end: nothing left to follow
+            with self.lock:
+                self.state.forget(name)
+                self.state.save()
+        for _, jail, ip, node in actions:
             with self.lock:
                 self.tombstones[name] = now
-            try:
-                changed = self.f2b.command('set', jail, 'unbanip', ip)
-                log(f'unbanned {jail} {ip} in {jail}: record of {node} deleted before its end (cluster-wide unban)'
-                    + ('' if changed else ', was not banned here'))
-            except F2bError as error:
-                log(f'error: unban {jail} {ip}: {error}')
+            self.unban_origin(name, jail, ip, f'record of {node} deleted before its end', now)
+
+    def unban_origin(self, name, jail, ip, why, now):
+        """A cluster-wide unban of `ip` in this node's origin jail. The state entry goes once fail2ban unbanned it;
+        if it was not banned (fail2ban may still be restoring its database) or fail2ban is down, the entry stays,
+        marked deleted, so that the ban is recognized when it comes back."""
+        try:
+            changed = self.f2b.command('set', jail, 'unbanip', ip)
+            log(f'unbanned {jail} {ip} in {jail}: {why} (cluster-wide unban)'
+                + ('' if changed else ', was not banned here'))
+        except F2bError as error:
+            log(f'error: unban {jail} {ip}: {error}')
+            changed = False
+        with self.lock:
+            if changed:
+                self.state.forget(name)
+            else:
+                self.state.mark_deleted(name, now)
+            self.state.save()
 
     def reconcile(self):
         now = self.clock()
@@ -647,35 +820,48 @@ class Sidecar:
 
     def sync_mirrors(self):
         """Make the mirror jails hold exactly the valid records: fail2ban may have restarted (lost or restored
-        bans), this sidecar may have restarted (adopt what is there, unban what was deleted meanwhile)."""
+        bans), this sidecar may have restarted (adopt what is there, unban what was deleted meanwhile). Runs every
+        mirror_sync_seconds, because fail2ban restores a mirror's database bans only a moment after its jails
+        answer: a ban whose record was deleted while the node was down comes back after the sync at the LIST.
+        Cheap enough for that: one `get J-cluster banip` per mirror, and only addresses that are not applied are
+        looked up in the ledger (by name) and validated."""
         now = self.clock()
-        self.next_sync = time.monotonic() + self.cfg.republish_seconds
+        self.next_sync = time.monotonic() + self.cfg.mirror_sync_seconds
         with self.lock:
             ledger = dict(self.ledger)
-        wanted = {}  # (mirror, ip) -> (name, ban, end)
-        for name, obj in ledger.items():
-            if spec_of(obj).get('node') == self.cfg.node or name in self.refused:
-                continue
-            ban, reason = validate_record(obj, self.cfg.shared, self.cfg.never_ban, now)
-            if reason is None:
-                end = effective_end(ban, self.cfg.shared[ban.jail].max_ban_time)
-                if end is None or end > now:
-                    wanted[(self.cfg.shared[ban.jail].mirror, ban.ip)] = (name, ban, end)
-        for jail in self.cfg.shared.values():
-            ok, banned = self._f2b('get', jail.mirror, 'banip')
+        for jail, shared in self.cfg.shared.items():
+            ok, banned = self._f2b('get', shared.mirror, 'banip')
             if not ok:
                 continue
             banned = set(banned if isinstance(banned, list) else str(banned).split())
-            held = {ban.ip for ban, mirror, _ in self.applied.values() if mirror == jail.mirror}
-            for ip in sorted(banned):
-                if (jail.mirror, ip) in wanted:
-                    name, ban, end = wanted[(jail.mirror, ip)]
-                    self.applied.setdefault(name, (ban, jail.mirror, end))
-                elif ip not in held and self._f2b('set', jail.mirror, 'unbanip', ip)[0]:
-                    log(f'unbanned {ip} in {jail.mirror}: no valid record for it')
-            for name, (ban, mirror, _) in sorted(self.applied.items()):
-                if mirror == jail.mirror and ban.ip not in banned and self._f2b('set', mirror, 'banip', ban.ip)[0]:
-                    log(f're-applied {ban.jail} {ban.ip} from {ban.node} in {mirror}: fail2ban had lost it')
+            held = {ban.ip for ban, mirror, _ in self.applied.values() if mirror == shared.mirror}
+            for ip in sorted(banned - held):
+                adopted = self.mirror_record(jail, ip, ledger, now)
+                if adopted:
+                    name, ban, end = adopted
+                    self.applied[name] = (ban, shared.mirror, end)
+                elif self._f2b('set', shared.mirror, 'unbanip', ip)[0]:
+                    log(f'unbanned {ip} in {shared.mirror}: no valid record for it')
+            lost = [(name, ban) for name, (ban, mirror, _) in self.applied.items()
+                    if mirror == shared.mirror and ban.ip not in banned]
+            for name, ban in sorted(lost):
+                if self._f2b('set', shared.mirror, 'banip', ban.ip)[0]:
+                    log(f're-applied {ban.jail} {ban.ip} from {ban.node} in {shared.mirror}: fail2ban had lost it')
+
+    def mirror_record(self, jail, ip, ledger, now):
+        """(name, Ban, end) if the ledger has a valid, unended record of another node for `ip` in `jail`."""
+        try:
+            name = record_name(jail, str(ipaddress.ip_address(ip)))
+        except ValueError:
+            return None
+        obj = ledger.get(name)
+        if obj is None or spec_of(obj).get('node') == self.cfg.node or name in self.refused:
+            return None
+        ban, reason = validate_record(obj, self.cfg.shared, self.cfg.never_ban, now)
+        if reason is not None:
+            return None
+        end = effective_end(ban, self.cfg.shared[ban.jail].max_ban_time)
+        return (name, ban, end) if end is None or end > now else None
 
     # ------------------------------------------------------------------ watcher thread: LIST + WATCH
     def watcher_loop(self):
@@ -731,7 +917,9 @@ class Sidecar:
 
     # ------------------------------------------------------------------ publisher thread: outbox -> API
     def publisher_loop(self):
-        next_republish = time.monotonic() + self.cfg.republish_seconds
+        # The first round as soon as the first LIST is in: what was deleted while this sidecar was down must be
+        # unbanned here now, not REPUBLISH_SECONDS later.
+        next_republish = 0.0
         while not self.stop_event.is_set():
             try:
                 self.process_outbox()
@@ -794,7 +982,9 @@ class Sidecar:
                 log(f'not published: {event["op"]} {jail} {ip}: {error}')
             self.unpublishable.add((jail, ip))
             return
-        if event['op'] == 'ban':
+        if event['op'] == 'ban' and event.get('restored'):
+            self.restored_ban(name, event)
+        elif event['op'] == 'ban':
             self.publish_ban(name, {'ip': ip, 'jail': jail, 'node': self.cfg.node,
                                     'bannedAt': format_time(event['time']), 'banTime': event['bantime']})
         else:
@@ -827,10 +1017,31 @@ class Sidecar:
                 raise ApiError(status, body)
         raise ApiError(409, {'message': f'{name} keeps changing'})
 
+    def restored_ban(self, name, event):
+        """fail2ban restored a ban from its database (it restarted): it was published before, so nothing is
+        written (a restart makes no writes). But its record may have been deleted meanwhile by someone else: then
+        the ban follows that cluster-wide unban now. A ban the ledger lacks for another reason is left to the
+        republish round. Before the first LIST the ledger is unknown: the first round, right after it, decides."""
+        with self.lock:
+            if not self.synced:
+                return
+            ledger, published, tombstones = dict(self.ledger), self.state.snapshot(), dict(self.tombstones)
+        bantime = event['bantime']
+        end = None if bantime < 0 else event['time'] + bantime
+        decision, why = local_ban_decision(name, event['time'], end, ledger, published, tombstones, self.cfg.node,
+                                           self.clock())
+        if decision == 'unban':
+            self.unban_origin(name, event['jail'], event['ip'], f'restored ban, but {why}', self.clock())
+        elif decision == 'publish':
+            log(f'restored {event["jail"]} {event["ip"]} not published now: {why}; left to the republish round')
+
     def publish_unban(self, name, jail, ip):
         for _ in range(5):
             status, existing = self.api.request('GET', f'{self.collection}/{name}')
             if status == 404:
+                with self.lock:  # deleted already (by someone else: on_deleted followed it)
+                    self.state.forget(name)
+                    self.state.save()
                 return
             if status != 200:
                 raise ApiError(status, existing)
@@ -851,23 +1062,31 @@ class Sidecar:
         options = {'apiVersion': 'v1', 'kind': 'DeleteOptions',
                    'preconditions': {'uid': meta.get('uid'), 'resourceVersion': meta.get('resourceVersion')}}
         status, body = self.api.request('DELETE', f'{self.collection}/{meta["name"]}', options)
-        if status in (200, 202):
+        if status in (200, 202, 404):  # 404: someone else was faster
+            with self.lock:
+                if status == 404:
+                    self.my_deletes.discard(meta.get('uid'))
+                self.state.forget(meta['name'])  # withdrawn or ended: nothing to recognize any more
+                self.state.save()
             return True
         with self.lock:
             self.my_deletes.discard(meta.get('uid'))
-        if status == 404:  # someone else was faster
-            return True
         if status == 409:
             return False
         raise ApiError(status, body)
 
     def republish(self):
-        """Local bans of the shared jails that the ledger lacks (or holds shorter, as this node's record)."""
+        """Local bans of the shared jails against the ledger (local_ban_decision): published if the ledger lacks
+        them (or holds them shorter, as this node's record), unbanned if their record was deleted by someone else.
+        The ledger and the state are taken before fail2ban's ban list, and together: an entry whose record is
+        missing then means a deletion, not a record on its way (entries come from the ledger only)."""
         now = self.clock()
         with self.lock:
-            for name in [n for n, t in self.tombstones.items() if t < now - 86400]:
+            for name in [n for n, t in self.tombstones.items() if t < now - DELETED_RETENTION]:
                 del self.tombstones[name]
-            ledger, tombstones = dict(self.ledger), dict(self.tombstones)
+            self.state.prune(now, self.cfg.grace_seconds)
+            self.state.save()
+            ledger, published, tombstones = dict(self.ledger), self.state.snapshot(), dict(self.tombstones)
         for jail in self.cfg.shared:
             try:
                 bans = parse_banlist(self.f2b.command('get', jail, 'banip', '--with-time'))
@@ -879,23 +1098,19 @@ class Sidecar:
                 if end is not None and end <= now:
                     continue
                 try:
-                    name = record_name(jail, str(ipaddress.ip_address(ip)))
+                    ip = str(ipaddress.ip_address(ip))
+                    name = record_name(jail, ip)
                 except ValueError:
                     continue
-                if name in tombstones and start <= tombstones[name]:
-                    continue  # deleted cluster-wide after this ban began
-                if name in ledger:
-                    try:
-                        held = parse_record(ledger[name])
-                    except ValueError:
-                        continue
-                    if held.node != self.cfg.node or not later(end, held.end):
-                        continue
-                event = {'op': 'ban', 'jail': jail, 'ip': str(ipaddress.ip_address(ip)), 'time': start,
-                         'bantime': bantime}
-                if (jail, event['ip']) not in self.unpublishable:
-                    log(f'republishing {jail} {event["ip"]}: missing from the ledger, or shorter there')
-                self.with_retries(lambda: self.publish(event, quiet=True), f'republish {jail} {ip}')
+                decision, why = local_ban_decision(name, start, end, ledger, published, tombstones, self.cfg.node,
+                                                   now)
+                if decision == 'unban':
+                    self.unban_origin(name, jail, ip, why, now)
+                elif decision == 'publish':
+                    event = {'op': 'ban', 'jail': jail, 'ip': ip, 'time': start, 'bantime': bantime}
+                    if (jail, ip) not in self.unpublishable:
+                        log(f'republishing {jail} {ip}: {why}')
+                    self.with_retries(lambda: self.publish(event, quiet=True), f'republish {jail} {ip}')
 
     def delete_ended(self):
         """This node's records whose end is more than the grace period ago."""
@@ -921,11 +1136,13 @@ def main():
     except (ValueError, KeyError) as error:
         log(f'error: configuration: {error}')
         return 2
-    sidecar = Sidecar(config)
-    signal.signal(signal.SIGTERM, lambda *_: sidecar.stop())
-    signal.signal(signal.SIGINT, lambda *_: sidecar.stop())
     log(f'started on {config.node}: jails {", ".join(sorted(config.shared)) or "(none)"}, '
         f'{len(config.never_ban)} never-ban ranges, {config.rate_limit} per node per minute')
+    sidecar = Sidecar(config)  # reads STATE_FILE, and logs what it found
+    signal.signal(signal.SIGTERM, lambda *_: sidecar.stop())
+    signal.signal(signal.SIGINT, lambda *_: sidecar.stop())
+    if not config.state_file:
+        log('warning: STATE_FILE is not set: a record deleted while this sidecar is down will be published again')
     if not config.never_ban:
         log('warning: NEVER_BAN is empty')
     if config.api.startswith('https:') and not os.path.exists(config.ca_file):

@@ -485,7 +485,8 @@ class ParsingTest(unittest.TestCase):
         self.assertEqual(
             bs.parse_outbox_event('{"op": "ban", "jail": "sshd", "ip": "192.0.2.10", "time": 1764151200, '
                                   '"bantime": 86400}\n'),
-            {'op': 'ban', 'jail': 'sshd', 'ip': '192.0.2.10', 'time': 1764151200, 'bantime': 86400})
+            {'op': 'ban', 'jail': 'sshd', 'ip': '192.0.2.10', 'time': 1764151200, 'bantime': 86400,
+             'restored': False})
         # fail2ban's <time> is a float; an IPv6 address comes out canonical
         event = bs.parse_outbox_event('{"op": "unban", "jail": "sshd", "ip": "2001:DB8:0::10", '
                                       '"time": 1764151200.731, "bantime": -1}')
@@ -498,6 +499,15 @@ class ParsingTest(unittest.TestCase):
                     '{"op": "ban", "jail": "sshd", "ip": "192.0.2.10", "time": 1e20, "bantime": 1}'):
             with self.subTest(bad=bad), self.assertRaises(ValueError):
                 bs.parse_outbox_event(bad)
+
+    def test_outbox_event_restored_flag(self):
+        line = '{"op": "%s", "jail": "sshd", "ip": "192.0.2.10", "time": 1764151200, "bantime": 86400%s}'
+        for op in ('ban', 'unban'):
+            self.assertTrue(bs.parse_outbox_event(line % (op, ', "restored": 1'))['restored'])
+            self.assertFalse(bs.parse_outbox_event(line % (op, ', "restored": 0'))['restored'])
+            self.assertFalse(bs.parse_outbox_event(line % (op, ''))['restored'])  # an older action: not restored
+        with self.assertRaises(ValueError):
+            bs.parse_outbox_event(line % ('ban', ', "restored": "<restored>"'))
 
     def test_outbox_order(self):
         names = ['1764151200000000010-7.event', '1764151200000000002-9.event', '1764151200000000002-10.event']
@@ -591,13 +601,44 @@ class DecisionTest(unittest.TestCase):
         self.assertEqual(len(bs.deletion_actions(permanent, False, SHARED, self.now + 10 ** 6)), 1)
         self.assertEqual(bs.deletion_actions(record('192.0.2.10', jail='nginx'), False, SHARED, self.now), [])
 
+    def test_local_ban_decision(self):
+        start, end = self.now - 100, self.now + 3500
+        mine = record('192.0.2.10', node='node-a', banned_at=start, ban_time=3600)
+        theirs = record('192.0.2.10', node='node-b', banned_at=start - 50, ban_time=60)
+        name = 'sshd.v4-192-0-2-10'
+        entry = {'bannedAt': start, 'end': end}
+
+        def decide(ledger=(), published=None, tombstones=None, ban_start=start, ban_end=end):
+            return bs.local_ban_decision(name, ban_start, ban_end, {o['metadata']['name']: o for o in ledger},
+                                         published or {}, tombstones or {}, 'node-a', self.now)[0]
+        self.assertEqual(decide([mine], {name: entry}), 'keep')
+        self.assertEqual(decide([theirs]), 'keep')  # another node holds it, for however long
+        self.assertEqual(decide([mine], ban_end=end + 60), 'publish')  # longer here than in its record
+        self.assertEqual(decide(), 'publish')  # never published
+        # published, seen in the ledger, now missing: deleted by someone else
+        self.assertEqual(decide(published={name: entry}), 'unban')
+        self.assertEqual(decide(published={name: dict(entry, deleted=self.now - 5)}), 'unban')
+        # a later ban of the address is a new one, not the deleted record's
+        self.assertEqual(decide(published={name: entry}, ban_start=start + 10, ban_end=end + 10), 'publish')
+        # the record had ended (its owner deletes it then): the ban is published again
+        self.assertEqual(decide(published={name: {'bannedAt': start, 'end': self.now - 1}}), 'publish')
+        self.assertEqual(decide(published={name: {'bannedAt': start, 'end': None}}, ban_end=None), 'unban')
+        # someone else's record deleted while this node watched, after this ban began / before it
+        self.assertEqual(decide(tombstones={name: self.now - 10}), 'unban')
+        self.assertEqual(decide(tombstones={name: start - 1}), 'publish')
+        broken = record('192.0.2.10', node='node-a', banned_at=start)
+        broken['spec']['banTime'] = 'long'
+        self.assertEqual(decide([broken], {name: entry}), 'keep')
+
     def test_config_from_env(self):
         config = bs.config_from_env({
             'NODE_NAME': 'k3s-agent-1', 'NAMESPACE': 'fail2ban', 'BAN_GROUP': 'bans.example', 'TOKEN_FILE': '/t',
             'KUBERNETES_SERVICE_HOST': '10.43.0.1', 'KUBERNETES_SERVICE_PORT': '443',
             'SHARED_JAILS': '{"sshd": {"mirror": "sshd-cluster", "maxBanTime": 86400}}',
             'NEVER_BAN': '203.0.113.1 198.51.100.0/24 2001:db8::/32', 'RATE_LIMIT': '30', 'REPUBLISH_SECONDS': '60',
-            'STATUS_FILE': '/var/run/fail2ban/ban-sharing.alive'})
+            'STATUS_FILE': '/var/run/fail2ban/ban-sharing.alive', 'STATE_FILE': '/var/lib/ban-sharing/state.json'})
+        self.assertEqual(config.state_file, '/var/lib/ban-sharing/state.json')
+        self.assertIsNone(bs.config_from_env({'NODE_NAME': 'n'}).state_file)
         self.assertEqual((config.node, config.group, config.api, config.rate_limit, config.token_file),
                          ('k3s-agent-1', 'bans.example', 'https://10.43.0.1:443', 30, '/t'))
         self.assertEqual(config.shared, {'sshd': bs.SharedJail('sshd-cluster', 86400)})
@@ -608,6 +649,83 @@ class DecisionTest(unittest.TestCase):
             bs.config_from_env({})
         with self.assertRaises(ValueError):
             bs.config_from_env({'NODE_NAME': 'n', 'SHARED_JAILS': '{"sshd": {}}'})
+
+
+class PublishedStateTest(unittest.TestCase):
+    now = 1_800_000_000
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix='ban-sharing-state-')
+        self.addCleanup(shutil.rmtree, self.dir)
+        self.path = os.path.join(self.dir, 'state.json')
+        self.logs = []
+        patcher = mock.patch.object(bs, 'log', self.logs.append)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+
+    def ban(self, ip, banned_at=None, ban_time=3600):
+        return bs.parse_record(record(ip, node='node-a', banned_at=banned_at or self.now - 10, ban_time=ban_time))
+
+    def test_round_trip_written_atomically(self):
+        state = bs.PublishedState(self.path)
+        self.assertEqual(state.records, {})
+        self.assertIn(f'state file {self.path} does not exist yet: starting empty', self.logs)
+        state.remember(self.ban('192.0.2.10'))
+        state.remember(self.ban('2001:db8::10', ban_time=-1))
+        state.mark_deleted('sshd.v6-2001-db8--10', self.now)
+        state.save()
+        self.assertEqual(os.listdir(self.dir), ['state.json'])  # the temporary file was renamed
+        again = bs.PublishedState(self.path)
+        self.assertEqual(again.records, {
+            'sshd.v4-192-0-2-10': {'bannedAt': self.now - 10, 'end': self.now + 3590},
+            'sshd.v6-2001-db8--10': {'bannedAt': self.now - 10, 'end': None, 'deleted': self.now}})
+        mtime = os.stat(self.path).st_mtime_ns
+        again.remember(self.ban('192.0.2.10'))  # the same: nothing to write
+        again.save()
+        self.assertEqual(os.stat(self.path).st_mtime_ns, mtime)
+        again.forget('sshd.v4-192-0-2-10')
+        again.save()
+        self.assertEqual(list(bs.PublishedState(self.path).records), ['sshd.v6-2001-db8--10'])
+
+    def test_missing_or_corrupt_file_starts_empty(self):
+        for content, message in (('{"records": {', 'is unreadable'), ('[1, 2]', 'has no records'),
+                                 ('{"records": []}', 'has no records')):
+            with self.subTest(content=content):
+                with open(self.path, 'w') as f:
+                    f.write(content)
+                self.assertEqual(bs.PublishedState(self.path).records, {})
+                self.assertTrue(any(message in line and line.startswith('error: ') for line in self.logs), self.logs)
+        with open(self.path, 'w') as f:
+            json.dump({'version': 1, 'records': {'a': {'bannedAt': 1, 'end': None}, 'b': {'bannedAt': 'x'},
+                                                 'c': 'x', 'd': {'bannedAt': 1, 'end': True}}}, f)
+        self.assertEqual(bs.PublishedState(self.path).records, {'a': {'bannedAt': 1, 'end': None}})
+        self.assertIn(f'error: state file {self.path}: ignored 3 malformed entries', self.logs)
+
+    def test_without_a_file_in_memory_only(self):
+        state = bs.PublishedState(None)
+        state.remember(self.ban('192.0.2.10'))
+        state.save()
+        self.assertEqual(list(state.records), ['sshd.v4-192-0-2-10'])
+        self.assertEqual(os.listdir(self.dir), [])
+
+    def test_an_unwritable_file_is_logged_once_and_kept_in_memory(self):
+        state = bs.PublishedState(os.path.join(self.dir, 'missing-dir', 'state.json'))
+        for ip in ('192.0.2.10', '192.0.2.11'):
+            state.remember(self.ban(ip))
+            state.save()
+        self.assertEqual(len([line for line in self.logs if 'not written' in line]), 1)
+        self.assertEqual(len(state.records), 2)
+
+    def test_prune(self):
+        state = bs.PublishedState(None)
+        state.remember(self.ban('192.0.2.10', banned_at=self.now - 200, ban_time=100))  # ended 100 s ago
+        state.remember(self.ban('192.0.2.11', banned_at=self.now - 200, ban_time=170))  # ended 30 s ago
+        state.remember(self.ban('192.0.2.12', ban_time=-1))
+        state.remember(self.ban('192.0.2.13', ban_time=-1))
+        state.mark_deleted('sshd.v4-192-0-2-12', self.now - bs.DELETED_RETENTION)
+        state.mark_deleted('sshd.v4-192-0-2-13', self.now - 10)
+        state.prune(self.now, 60)
+        self.assertEqual(sorted(state.records), ['sshd.v4-192-0-2-11', 'sshd.v4-192-0-2-13'])
 
 
 # ------------------------------------------------------------------------------------------------- the loops
@@ -623,6 +741,7 @@ class SidecarTest(unittest.TestCase):
         self.write_token('token-a')
         self.outbox = os.path.join(self.dir, 'outbox')
         self.status_file = os.path.join(self.dir, 'alive')
+        self.state_file = os.path.join(self.dir, 'state.json')
         self.clock, self.logs, self.sidecar = Clock(), [], None
         patcher = mock.patch.object(bs, 'log', self.logs.append)
         patcher.start()
@@ -644,7 +763,8 @@ class SidecarTest(unittest.TestCase):
     def start(self, **overrides):
         settings = dict(node='node-a', api=self.api.url, token_file=self.token_file, ca_file='',
                         socket_path=self.f2b.path, outbox=self.outbox, shared=SHARED, never_ban=NEVER_BAN,
-                        rate_limit=60, republish_seconds=30, status_file=self.status_file, grace_seconds=60, tick=0.05,
+                        rate_limit=60, republish_seconds=30, status_file=self.status_file, state_file=self.state_file,
+                        grace_seconds=60, tick=0.05,
                         outbox_poll=0.02, watch_timeout=5, backoff_max=0.1)
         settings.update(overrides)
         self.sidecar = bs.Sidecar(bs.Config(**settings), clock=self.clock)
@@ -652,14 +772,40 @@ class SidecarTest(unittest.TestCase):
         self.thread.start()
         wait_for(lambda: self.sidecar.synced and self.api.calls('GET', watch=True), what='first LIST and WATCH')
 
-    def event(self, op, ip, start=None, bantime=3600, jail='sshd'):
+    def event(self, op, ip, start=None, bantime=3600, jail='sshd', restored=None):
+        """An outbox event as the action writes it; without `restored`, as an older action did."""
         start = int(time.time()) - 5 if start is None else start
         os.makedirs(self.outbox, exist_ok=True)
         name = f'{time.time_ns()}-{os.getpid()}'
+        event = {'op': op, 'jail': jail, 'ip': ip, 'time': start, 'bantime': bantime}
+        if restored is not None:
+            event['restored'] = restored
         with open(os.path.join(self.outbox, name + '.tmp'), 'w') as f:
-            json.dump({'op': op, 'jail': jail, 'ip': ip, 'time': start, 'bantime': bantime}, f)
+            json.dump(event, f)
         os.rename(os.path.join(self.outbox, name + '.tmp'), os.path.join(self.outbox, name + '.event'))
         return start
+
+    def stop_sidecar(self):
+        """SIGTERM, as when the container stops; fail2ban and the API stay."""
+        self.sidecar.stop()
+        self.thread.join(5)
+        self.assertFalse(self.thread.is_alive())
+        self.sidecar = None
+
+    def first_round(self):
+        """Waits for the publisher's first round after the LIST (it reads the origin jails' ban lists)."""
+        wait_for(lambda: self.f2b.ran('get', 'sshd', 'banip', '--with-time'), what='the first round')
+
+    def state_records(self):
+        """STATE_FILE's records, {} before it is first written."""
+        try:
+            with open(self.state_file) as f:
+                return json.load(f)['records']
+        except FileNotFoundError:
+            return {}
+
+    def writes(self):
+        return [r for r in list(self.api.requests) if r['method'] in ('POST', 'PUT', 'DELETE')]
 
     def lists(self):
         return [r for r in list(self.api.requests) if r['method'] == 'GET' and r['path'] == COLLECTION and not r['query']]
@@ -887,6 +1033,111 @@ class SidecarTest(unittest.TestCase):
         first = wait_for(lambda: os.path.exists(self.status_file) and os.stat(self.status_file).st_mtime_ns)
         wait_for(lambda: os.stat(self.status_file).st_mtime_ns > first, what='a newer status file (bookmark)')
 
+    # bans restored from fail2ban's database, the state, the mirror sync
+    def test_a_restored_ban_is_not_published_but_an_unban_of_it_is(self):
+        start = int(time.time()) - 100
+        self.f2b.bans['sshd']['192.0.2.10'] = (start, 3600)
+        self.api.inject(record('192.0.2.10', node='node-a', banned_at=start))
+        self.start()
+        self.event('ban', '192.0.2.10', start=start, restored=1)  # fail2ban restarted: a restart writes nothing
+        self.event('ban', '192.0.2.11', restored=1)  # not in the ledger and never published: not now either
+        self.outbox_empty()
+        self.log_with('restored sshd 192.0.2.11 not published now: missing from the ledger; '
+                      'left to the republish round')
+        time.sleep(0.2)
+        self.assertEqual(self.writes(), [])
+        self.event('unban', '192.0.2.10', start=start, restored=1)  # the owner's unban of a restored ban
+        self.log_with('withdrew sshd 192.0.2.10')
+        self.assertEqual([r['method'] for r in self.writes()], ['DELETE'])
+        self.assertEqual(self.api.objects, {})
+
+    def test_a_restored_ban_whose_record_was_deleted_meanwhile_is_unbanned(self):
+        # The administrator deletes the record while fail2ban restarts: the unban finds nothing yet, then fail2ban
+        # restores the ban from its database.
+        start = int(time.time()) - 100
+        self.api.inject(record('192.0.2.10', node='node-a', banned_at=start))
+        self.start()
+        self.first_round()
+        wait_for(lambda: 'sshd.v4-192-0-2-10' in self.state_records(), what='the state entry')
+        self.api.admin_delete('sshd.v4-192-0-2-10')
+        self.log_with('unbanned sshd 192.0.2.10 in sshd: record of node-a deleted before its end (cluster-wide unban), '
+                      'was not banned here')
+        self.assertIsNotNone(wait_for(lambda: self.state_records()['sshd.v4-192-0-2-10'].get('deleted'),
+                                      what='the entry marked deleted'))
+        with self.f2b.lock:
+            self.f2b.bans['sshd']['192.0.2.10'] = (start, 3600)
+        self.event('ban', '192.0.2.10', start=start, restored=1)
+        wait_for(lambda: not self.f2b.banned('sshd'), what='the unban of the restored ban')
+        self.log_with("unbanned sshd 192.0.2.10 in sshd: restored ban, but this node's record of it was deleted by "
+                      "someone else (cluster-wide unban)")
+        wait_for(lambda: not self.state_records(), what='the entry forgotten')
+        self.assertEqual(self.writes(), [])
+
+    def test_a_deletion_while_the_sidecar_was_down_is_not_undone(self):
+        start = int(time.time()) - 100
+        self.f2b.bans['sshd'].update({'192.0.2.10': (start, 3600), '192.0.2.11': (start, 3600)})
+        self.start()
+        # The first round runs right after the LIST: local bans missing from the ledger, never published.
+        self.log_with('republishing sshd 192.0.2.10: missing from the ledger')
+        wait_for(lambda: len(self.state_records()) == 2, what='both records in the state')
+        self.stop_sidecar()
+        self.api.admin_delete('sshd.v4-192-0-2-10')  # kubectl delete ban, while this sidecar is down
+        posts = len(self.api.calls('POST'))
+        self.start()
+        wait_for(lambda: '192.0.2.10' not in self.f2b.banned('sshd'), what='the unban in the origin jail')
+        self.log_with("unbanned sshd 192.0.2.10 in sshd: this node's record of it was deleted by someone else "
+                      "(cluster-wide unban)")
+        wait_for(lambda: list(self.state_records()) == ['sshd.v4-192-0-2-11'], what='the entry forgotten')
+        time.sleep(0.2)
+        self.assertEqual(len(self.api.calls('POST')), posts)
+        self.assertEqual(sorted(self.api.objects), ['sshd.v4-192-0-2-11'])
+        self.assertEqual(self.f2b.banned('sshd'), {'192.0.2.11'})
+
+    def test_a_deletion_seen_before_fail2ban_restored_the_ban_is_followed_by_the_next_round(self):
+        start = int(time.time()) - 100
+        self.api.inject(record('192.0.2.10', node='node-a', banned_at=start))
+        self.start(republish_seconds=0.2)
+        self.first_round()
+        wait_for(lambda: 'sshd.v4-192-0-2-10' in self.state_records(), what='the state entry')
+        self.api.admin_delete('sshd.v4-192-0-2-10')
+        self.log_with('was not banned here')
+        with self.f2b.lock:  # restored without an event (an older action with norestored)
+            self.f2b.bans['sshd']['192.0.2.10'] = (start, 3600)
+        wait_for(lambda: not self.f2b.banned('sshd'), what='the unban in the next round')
+        time.sleep(0.3)
+        self.assertEqual(self.writes(), [])
+
+    def test_the_state_holds_this_nodes_records_seen_in_the_ledger(self):
+        self.api.inject(record('192.0.2.20', node='node-b'))
+        self.start()
+        start = self.event('ban', '192.0.2.10')
+        start6 = self.event('ban', '2001:db8::10', bantime=-1)
+        wait_for(lambda: len(self.state_records()) == 2, what='two entries')
+        self.assertEqual(self.state_records(), {'sshd.v4-192-0-2-10': {'bannedAt': start, 'end': start + 3600},
+                                                'sshd.v6-2001-db8--10': {'bannedAt': start6, 'end': None}})
+        self.event('unban', '192.0.2.10')
+        wait_for(lambda: list(self.state_records()) == ['sshd.v6-2001-db8--10'], what='the withdrawn one gone')
+
+    def test_without_a_state_file_in_memory_only(self):
+        self.start(state_file=None)
+        self.event('ban', '192.0.2.10')
+        wait_for(lambda: self.sidecar.state.get('sshd.v4-192-0-2-10'), what='the entry in memory')
+        self.assertFalse(os.path.exists(self.state_file))
+
+    def test_mirrors_are_synced_again_after_the_start(self):
+        # fail2ban restores a mirror's bans from its database a moment after its jails answer, i.e. after the sync
+        # that follows the LIST: the sync runs every few seconds, not once
+        self.assertLessEqual(bs.Config(node='n').mirror_sync_seconds, 3)
+        self.api.inject(record('192.0.2.10'))
+        self.start(mirror_sync_seconds=0.2)
+        wait_for(lambda: self.f2b.banned('sshd-cluster') == {'192.0.2.10'}, what='the mirror ban')
+        with self.f2b.lock:
+            self.f2b.bans['sshd-cluster']['192.0.2.99'] = (int(time.time()), 86400)  # its record deleted meanwhile
+            del self.f2b.bans['sshd-cluster']['192.0.2.10']
+        wait_for(lambda: self.f2b.banned('sshd-cluster') == {'192.0.2.10'}, what='the mirror synced again')
+        self.log_with('unbanned 192.0.2.99 in sshd-cluster: no valid record for it')
+        self.log_with('re-applied sshd 192.0.2.10 from node-b in sshd-cluster: fail2ban had lost it')
+
     def test_keeps_going_while_fail2ban_is_down(self):
         self.f2b.close()
         os.unlink(self.f2b.path)
@@ -940,6 +1191,7 @@ class ProcessTest(unittest.TestCase):
         env = dict(os.environ, NODE_NAME='node-a', NAMESPACE=NAMESPACE, BAN_GROUP=GROUP, KUBERNETES_API=api.url,
                    TOKEN_FILE=os.path.join(directory, 'token'), CA_FILE='/nonexistent', F2B_SOCKET=f2b.path,
                    OUTBOX=os.path.join(directory, 'outbox'), STATUS_FILE=os.path.join(directory, 'alive'),
+                   STATE_FILE=os.path.join(directory, 'state.json'),
                    SHARED_JAILS=json.dumps({'sshd': {'mirror': 'sshd-cluster', 'maxBanTime': 86400}}),
                    NEVER_BAN='198.51.100.0/24', RATE_LIMIT='10', REPUBLISH_SECONDS='60', PYTHONUNBUFFERED='1')
         process = subprocess.Popen([sys.executable, bs.__file__], env=env, stdout=subprocess.PIPE,
@@ -957,6 +1209,7 @@ class ProcessTest(unittest.TestCase):
         self.assertLess(time.monotonic() - started, 2)
         lines = output.splitlines()
         self.assertTrue(lines[0].startswith('ban-sharing: started on node-a: jails sshd'), output)
+        self.assertIn(f'ban-sharing: state file {env["STATE_FILE"]} does not exist yet: starting empty\n', output)
         self.assertIn(f'ban-sharing: applied sshd 192.0.2.10 from node-b until {end}\n', output)
         self.assertEqual(lines[-1], 'ban-sharing: stopped')
 

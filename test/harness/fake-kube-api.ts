@@ -1,0 +1,321 @@
+import { randomUUID } from 'node:crypto';
+import * as http from 'node:http';
+import { AddressInfo, isIP } from 'node:net';
+
+/** Who a bearer token is: a fail2ban pod's ServiceAccount token carries its node; an administrator's none. */
+export interface Identity {
+  readonly username: string;
+  /** `authentication.kubernetes.io/node-name` of a pod-bound token. */
+  readonly node?: string;
+  /** Cluster admin: not matched by the admission policy, allowed everything. */
+  readonly admin?: boolean;
+}
+
+/** One request as the stand-in answered it. */
+export interface RecordedRequest {
+  readonly method: string;
+  /** Path without the query; `watch` marks a WATCH. */
+  readonly path: string;
+  readonly watch: boolean;
+  /** Record name for single-object requests (from the path, or the body of a POST). */
+  readonly name?: string;
+  readonly identity?: Identity;
+  /** Made by the test through {@link FakeKubeApi.call}, not by a sidecar. */
+  readonly fromTest: boolean;
+  readonly status: number;
+  readonly at: number;
+}
+
+class ApiError extends Error {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const WRITE_METHODS = new Set(['POST', 'PUT', 'DELETE']);
+const SERVICE_ACCOUNT = (namespace: string) => `system:serviceaccount:${namespace}:fail2ban`;
+/** DNS-1123 subdomain, what the API server requires of every object name. */
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** The canonical form of a single address (Go's netip `String()`), or undefined when it is not one. */
+export function canonicalIp(ip: string): string | undefined {
+  if (isIP(ip) === 4) return ip.split('.').map(Number).join('.');
+  if (isIP(ip) !== 6 || ip.includes('%')) return undefined;
+  try {
+    const canonical = new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+    // Kubernetes' CEL `isIP` refuses IPv4-mapped IPv6 addresses.
+    return /^::ffff:[0-9a-f]{1,4}:[0-9a-f]{1,4}$/.test(canonical) ? undefined : canonical;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The record name the CRD rule demands for an address in a jail. */
+export function banName(jail: string, ip: string): string {
+  return `${jail}.${ip.includes(':') ? 'v6' : 'v4'}-${ip.replace(/[.:]/g, '-')}`;
+}
+
+/**
+ * The Kubernetes API calls the ban-sharing sidecar uses, for `bans` in one namespace, with what the cluster
+ * enforces: bearer tokens (401), RBAC (403), the CRD schema and CEL rules (422), the ValidatingAdmissionPolicy for
+ * the fail2ban ServiceAccount (403), conflicts (409) and expired watch versions (410).
+ */
+export class FakeKubeApi {
+  static async start(options: { group: string; namespace: string; tokens: Record<string, Identity>; history?: number }): Promise<FakeKubeApi> {
+    const api = new FakeKubeApi(options.group, options.namespace, options.tokens, options.history ?? 1000);
+    await new Promise<void>((resolve) => api.server.listen(0, '127.0.0.1', resolve));
+    return api;
+  }
+
+  /** Every request, in order of completion (a WATCH when it started; 410 for a WATCH answered with an expired event). */
+  readonly requests: RecordedRequest[] = [];
+  /** The stored records by name. */
+  readonly objects = new Map<string, any>();
+  private revision = 1;
+  private events: Array<{ rv: number; type: string; object: any }> = [];
+  private parked?: Array<() => void>;
+  private readonly watchers = new Set<{ res: http.ServerResponse; timer?: NodeJS.Timeout }>();
+  private readonly server = http.createServer((req, res) => this.handle(req, res));
+  private readonly prefix: string;
+
+  private constructor(
+    readonly group: string,
+    readonly namespace: string,
+    readonly tokens: Record<string, Identity>,
+    private readonly historyLimit: number,
+  ) {
+    this.prefix = `/apis/${group}/v1/namespaces/${namespace}/bans`;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** The path of a record, or of the collection. */
+  path(name?: string): string {
+    return name ? `${this.prefix}/${name}` : this.prefix;
+  }
+
+  /** The sidecars' writes (POST, PUT, DELETE; admitted or not), optionally only those with one node's token. */
+  writes(node?: string): RecordedRequest[] {
+    return this.requests.filter((r) => !r.fromTest && WRITE_METHODS.has(r.method) && (node === undefined || r.identity?.node === node));
+  }
+
+  /** A request as a client would make it (for forged or administrative requests); body parsed when JSON. */
+  async call(method: string, path: string, token: string | undefined, body?: unknown): Promise<{ status: number; body: any }> {
+    const response = await fetch(`${this.url}${path}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json', 'x-from-test': '1' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text.startsWith('{') ? JSON.parse(text) : text };
+  }
+
+  /** Ends every WATCH with a 410 event, as when the API server's watch cache moved on; new WATCHes wait for resume. */
+  expireWatches(): void {
+    this.parked = [];
+    for (const watcher of this.watchers) watcher.res.end(`${JSON.stringify({ type: 'ERROR', object: expired(this.revision) })}\n`);
+  }
+
+  /** How many WATCHes wait for {@link resumeWatches}. */
+  get waitingWatches(): number {
+    return this.parked?.length ?? 0;
+  }
+
+  /** Forgets the event history (a WATCH from any earlier resourceVersion gets 410), then answers the waiting WATCHes. */
+  resumeWatches(): void {
+    const parked = this.parked ?? [];
+    this.parked = undefined;
+    this.events = [];
+    parked.forEach((answer) => answer());
+  }
+
+  async close(): Promise<void> {
+    for (const watcher of this.watchers) {
+      clearTimeout(watcher.timer);
+      watcher.res.end();
+    }
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const method = req.method ?? 'GET';
+    const watch = ['1', 'true'].includes(url.searchParams.get('watch') ?? '');
+    const identity = this.tokens[/^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? ''];
+    let name = url.pathname.startsWith(`${this.prefix}/`) ? url.pathname.slice(this.prefix.length + 1) : undefined;
+    let body = '';
+    req.on('data', (chunk) => (body += chunk));
+    req.on('end', () => {
+      const record = (status: number) =>
+        this.requests.push({ method, path: url.pathname, watch, name, identity, fromTest: req.headers['x-from-test'] === '1', status, at: Date.now() });
+      try {
+        if (!identity) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
+        // RBAC: the ServiceAccount may use `bans` in its namespace, nothing else; there are no other users.
+        const inNamespace = url.pathname === this.prefix || (name !== undefined && !name.includes('/'));
+        if (!identity.admin && (!inNamespace || identity.username !== SERVICE_ACCOUNT(this.namespace))) {
+          throw new ApiError(403, 'Forbidden', `${identity.username} cannot ${method} ${url.pathname}`);
+        }
+        if (!inNamespace) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+        const object = body ? JSON.parse(body) : undefined;
+        if (method === 'POST' && name === undefined) name = object?.metadata?.name;
+        if (watch && method === 'GET' && url.pathname === this.prefix) {
+          const answer = () => record(this.watch(res, url));
+          if (this.parked) this.parked.push(answer);
+          else answer();
+        } else {
+          record(this.respond(res, method, name, object, identity));
+        }
+      } catch (error) {
+        const e = error instanceof ApiError ? error : new ApiError(400, 'BadRequest', String(error));
+        send(res, e.code, statusObject(e.code, e.reason, e.message));
+        record(e.code);
+      }
+    });
+  }
+
+  /** LIST and the single-object requests; returns the status sent. */
+  private respond(res: http.ServerResponse, method: string, name: string | undefined, object: any, identity: Identity): number {
+    const old = name ? this.objects.get(name) : undefined;
+    if (method === 'GET' && name === undefined) {
+      const items = [...this.objects.values()];
+      send(res, 200, { kind: 'BanList', apiVersion: `${this.group}/v1`, metadata: { resourceVersion: String(this.revision) }, items });
+      return 200;
+    }
+    if (method === 'GET') {
+      if (!old) throw notFound(name!);
+      send(res, 200, old);
+      return 200;
+    }
+    if (method === 'DELETE') {
+      if (!old) throw notFound(name!);
+      this.admit('DELETE', identity, undefined, old);
+      const preconditions = object?.preconditions ?? {};
+      if (['uid', 'resourceVersion'].some((key) => preconditions[key] !== undefined && preconditions[key] !== old.metadata[key])) {
+        throw new ApiError(409, 'Conflict', `Precondition failed for bans.${this.group} "${name}"`);
+      }
+      this.objects.delete(name!);
+      const deleted = this.emit('DELETED', { ...old, metadata: { ...old.metadata } });
+      send(res, 200, deleted);
+      return 200;
+    }
+    if (method !== 'POST' && method !== 'PUT') throw new ApiError(405, 'MethodNotAllowed', `${method} is not supported`);
+    if (method === 'PUT' && !old) throw notFound(name!);
+    if (!object || typeof object !== 'object') throw new ApiError(400, 'BadRequest', 'the body must be a Ban object');
+    if (method === 'PUT' && object.metadata?.name !== name) throw new ApiError(400, 'BadRequest', 'the name of the object does not match the name in the URL');
+    validate(object);
+    this.admit(method === 'POST' ? 'CREATE' : 'UPDATE', identity, object, old);
+    if (method === 'POST' && old) throw new ApiError(409, 'AlreadyExists', `bans.${this.group} "${name}" already exists`);
+    const version = object.metadata?.resourceVersion;
+    if (method === 'PUT' && version !== undefined && version !== old.metadata.resourceVersion) {
+      throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on bans.${this.group} "${name}": the object has been modified`);
+    }
+    const stored = {
+      apiVersion: `${this.group}/v1`,
+      kind: 'Ban',
+      spec: object.spec,
+      metadata: {
+        ...object.metadata,
+        namespace: this.namespace,
+        uid: old?.metadata.uid ?? randomUUID(),
+        creationTimestamp: old?.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      },
+    };
+    this.objects.set(name!, this.emit(old ? 'MODIFIED' : 'ADDED', stored));
+    send(res, old ? 200 : 201, this.objects.get(name!));
+    return old ? 200 : 201;
+  }
+
+  /** The ValidatingAdmissionPolicy of the fail2ban ServiceAccount (administrators are not matched). */
+  private admit(operation: 'CREATE' | 'UPDATE' | 'DELETE', identity: Identity, object: any, old: any): void {
+    if (identity.admin) return;
+    const deny = (message: string) => new ApiError(403, 'Forbidden', `ValidatingAdmissionPolicy denied request: ${message}`);
+    const node = identity.node ?? '';
+    if (node === '') throw deny('the token carries no node name');
+    if (operation !== 'DELETE' && object.spec.node !== node) throw deny('a node may only write its own records (spec.node)');
+    if (operation === 'DELETE' && old.spec.node !== node) throw deny('a node may only delete its own records');
+    if (operation === 'UPDATE') {
+      if (['ip', 'jail', 'node'].some((key) => object.spec[key] !== old.spec[key])) throw deny('ip, jail and node of a record never change');
+      const end = (o: any) => Date.parse(o.spec.bannedAt) + o.spec.banTime * 1000;
+      if (object.spec.banTime !== -1 && (old.spec.banTime === -1 || end(object) < end(old))) throw deny('an update may only extend a ban');
+    }
+  }
+
+  /** Stores an event with the next resourceVersion and sends it to every watcher; returns the object. */
+  private emit(type: string, object: any): any {
+    object.metadata.resourceVersion = String(++this.revision);
+    this.events.push({ rv: this.revision, type, object });
+    this.events = this.events.slice(-this.historyLimit);
+    for (const watcher of this.watchers) watcher.res.write(`${JSON.stringify({ type, object })}\n`);
+    return object;
+  }
+
+  /** WATCH from a resourceVersion: the events after it, then new ones as they happen; a 410 event if it is too old. */
+  private watch(res: http.ServerResponse, url: URL): number {
+    const from = Number(url.searchParams.get('resourceVersion') ?? '0');
+    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    res.flushHeaders(); // as the API server does: the client has its response before the first event
+    if (from > 0 && from < this.revision && (this.events.length === 0 || this.events[0].rv > from + 1)) {
+      res.end(`${JSON.stringify({ type: 'ERROR', object: expired(from) })}\n`);
+      return 410;
+    }
+    const backlog = from > 0 ? this.events.filter((e) => e.rv > from) : [...this.objects.values()].map((object) => ({ type: 'ADDED', object }));
+    for (const event of backlog) res.write(`${JSON.stringify({ type: event.type, object: event.object })}\n`);
+    const watcher: { res: http.ServerResponse; timer?: NodeJS.Timeout } = { res };
+    const timeout = Number(url.searchParams.get('timeoutSeconds') ?? '0');
+    if (timeout > 0) watcher.timer = setTimeout(() => res.end(), timeout * 1000);
+    this.watchers.add(watcher);
+    res.on('close', () => {
+      clearTimeout(watcher.timer);
+      this.watchers.delete(watcher);
+    });
+    return 200;
+  }
+}
+
+function notFound(name: string): ApiError {
+  return new ApiError(404, 'NotFound', `bans "${name}" not found`);
+}
+
+function expired(resourceVersion: number) {
+  return statusObject(410, 'Expired', `too old resource version: ${resourceVersion}`);
+}
+
+function statusObject(code: number, reason: string, message: string) {
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+/** The CRD's structural schema and its CEL rules (BAN_RECORD_RULES), and the API server's rule for names. */
+function validate(object: any): void {
+  const problems: string[] = [];
+  const name = object.metadata?.name;
+  const spec = object.spec;
+  if (typeof name !== 'string' || name.length > 253 || !DNS_SUBDOMAIN.test(name)) problems.push(`metadata.name: Invalid value: "${name}": a lowercase RFC 1123 subdomain`);
+  if (!spec || typeof spec !== 'object') {
+    problems.push('spec: Required value');
+  } else {
+    for (const key of ['ip', 'jail', 'node', 'bannedAt', 'banTime']) if (spec[key] === undefined) problems.push(`spec.${key}: Required value`);
+    if (typeof spec.ip !== 'string' || spec.ip.length > 39 || canonicalIp(spec.ip) !== spec.ip) problems.push('spec: ip must be one address in canonical form');
+    if (typeof spec.jail !== 'string' || spec.jail.length > 32 || !/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(spec.jail)) problems.push('spec.jail: Invalid value');
+    if (typeof spec.node !== 'string' || spec.node.length > 253) problems.push('spec.node: Invalid value');
+    if (typeof spec.bannedAt !== 'string' || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(spec.bannedAt) || Number.isNaN(Date.parse(spec.bannedAt))) {
+      problems.push('spec.bannedAt: must be a date-time');
+    }
+    if (!Number.isInteger(spec.banTime) || spec.banTime < -1) problems.push('spec.banTime: an integer ≥ -1');
+    if (typeof spec.jail === 'string' && typeof spec.ip === 'string' && name !== banName(spec.jail, spec.ip)) {
+      problems.push('the name must be <jail>.v4-a-b-c-d or <jail>.v6-<address with - for :>');
+    }
+  }
+  if (problems.length > 0) throw new ApiError(422, 'Invalid', `Ban "${name}" is invalid: ${problems.join('; ')}`);
+}

@@ -1,0 +1,263 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { FakeKubeApi } from './fake-kube-api';
+import { Fail2banLab, SynthesizedConfig, synthesizeVariant, syslogTime, waitFor } from './lab';
+
+/** The homelab's nodes. */
+export const NODE_NAMES = ['k3s-server', 'k3s-agent-1', 'k3s-agent-2'] as const;
+export type NodeName = (typeof NODE_NAMES)[number];
+
+/** The ServiceAccount the sidecars' tokens belong to. */
+export const SERVICE_ACCOUNT = 'system:serviceaccount:fail2ban:fail2ban';
+
+/** The homelab with ban sharing of sshd; the cluster block (never banned) is 192.0.2.240/28. */
+export function sharingConfig(): SynthesizedConfig {
+  return synthesizeVariant({ cluster: { nodeAddresses: ['192.0.2.240/28'] }, banSharing: { kubernetesVersion: '1.31', jails: ['sshd'] } });
+}
+
+/** A change of the nftables ruleset, as `nft monitor` reported it, with when the lab saw it. */
+export interface NftEvent {
+  readonly at: number;
+  readonly line: string;
+}
+
+let sshdPid = 20_000;
+
+/** One node: a real fail2ban-server in its own network namespace, its sidecar, and `nft monitor` there. */
+export class SharingNode {
+  lab?: Fail2banLab;
+  /** What `nft monitor` reported in this node's namespace (add/delete element lines), in order. */
+  readonly nftEvents: NftEvent[] = [];
+  private sidecar?: ChildProcess;
+  private monitor?: ChildProcess;
+  private output = '';
+  private readonly tokenFile: string;
+  readonly statusFile: string;
+  /** The sidecar's STATE_FILE: in the node's directory, so that it outlives the sidecar as the hostPath does. */
+  readonly stateFile: string;
+
+  /**
+   * @param env the `ban-sharing` container's environment from the DaemonSet
+   * @param program the sidecar's program from the ConfigMap, as a file
+   */
+  constructor(
+    readonly name: NodeName,
+    readonly token: string,
+    private readonly dir: string,
+    private readonly env: Record<string, string>,
+    private readonly program: string,
+    private readonly apiUrl: string,
+  ) {
+    fs.mkdirSync(dir);
+    this.tokenFile = path.join(dir, 'token');
+    this.statusFile = path.join(dir, 'ban-sharing.status');
+    this.stateFile = path.join(dir, 'ban-sharing-state.json');
+    fs.writeFileSync(this.tokenFile, `${token}\n`, { mode: 0o600 });
+  }
+
+  /** The synthesized environment with what differs in the lab: node, API, token, socket, outbox, status and state files. */
+  sidecarEnv(): Record<string, string> {
+    const lab = this.server;
+    return {
+      PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
+      ...this.env,
+      NODE_NAME: this.name,
+      KUBERNETES_API: this.apiUrl,
+      TOKEN_FILE: this.tokenFile,
+      CA_FILE: path.join(this.dir, 'ca.crt'),
+      F2B_SOCKET: lab.socket,
+      OUTBOX: path.join(lab.runDir, 'outbox'),
+      STATUS_FILE: this.statusFile,
+      STATE_FILE: this.stateFile,
+    };
+  }
+
+  get server(): Fail2banLab {
+    if (!this.lab) throw new Error(`${this.name}: fail2ban was not started`);
+    return this.lab;
+  }
+
+  /** Starts `nft monitor` in the node's namespace: exact times of every element added or deleted. */
+  startMonitor(): void {
+    const monitor = spawn('ip', ['netns', 'exec', this.server.netns, 'nft', 'monitor'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    this.monitor = monitor;
+    let rest = '';
+    monitor.stdout!.on('data', (chunk) => {
+      const at = Date.now();
+      const lines = (rest + chunk).split('\n');
+      rest = lines.pop()!;
+      for (const line of lines.filter((l) => / element /.test(l))) this.nftEvents.push({ at, line });
+    });
+  }
+
+  /** Starts the sidecar and waits until it has listed the records (it touches its status file then); its state file stays. */
+  async startSidecar(): Promise<void> {
+    fs.rmSync(this.statusFile, { force: true });
+    const sidecar = spawn('/usr/bin/python3', [this.program], { env: this.sidecarEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    this.sidecar = sidecar;
+    this.record('--- sidecar started');
+    for (const stream of [sidecar.stdout!, sidecar.stderr!]) {
+      let rest = '';
+      stream.on('data', (chunk) => {
+        const lines = (rest + chunk).split('\n');
+        rest = lines.pop()!;
+        lines.forEach((line) => this.record(line));
+      });
+      stream.on('end', () => rest && this.record(rest));
+    }
+    sidecar.once('exit', (code, signal) => this.record(`--- sidecar exited (${code ?? signal})`));
+    await waitFor(`${this.name}'s sidecar to list the records`, () => {
+      if (sidecar.exitCode !== null || sidecar.signalCode !== null) throw new Error(`${this.name}'s sidecar exited:\n${this.output}`);
+      return fs.existsSync(this.statusFile);
+    });
+  }
+
+  /** SIGTERM, as when the pod stops; SIGKILL after 5 s. */
+  async stopSidecar(): Promise<void> {
+    const sidecar = this.sidecar;
+    if (!sidecar || sidecar.exitCode !== null || sidecar.signalCode !== null) return;
+    const exited = new Promise((resolve) => sidecar.once('exit', resolve));
+    sidecar.kill('SIGTERM');
+    const timer = setTimeout(() => sidecar.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** A line of the sidecar's log, with the time the lab read it. */
+  private record(line: string): void {
+    this.output += `${new Date().toISOString().slice(11, 23)} ${line}\n`;
+  }
+
+  /** Everything the sidecar wrote so far (stdout and stderr, over every start), each line with when it was read. */
+  sidecarLog(): string {
+    return this.output;
+  }
+
+  /** The addresses in nftables for a jail (both families), from `nft list set`; empty without the table. */
+  nftSet(jail: string): string[] {
+    return ['addr-set', 'addr6-set'].flatMap((prefix) => {
+      try {
+        const listing = this.server.nft('list', 'set', 'inet', 'f2b-table', `${prefix}-${jail}`);
+        return /elements = \{([^}]*)\}/s.exec(listing)?.[1].split(',').map((e) => e.trim()) ?? [];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  /** When `nft monitor` first saw `ip` added to (or deleted from) a jail's set after `since`; undefined if not yet. */
+  nftEventAt(op: 'add' | 'delete', jail: string, ip: string, since = 0): number | undefined {
+    const set = new RegExp(`^${op} element inet f2b-table addr6?-set-${jail} \\{.*[ ,]${ip.replace(/\./g, '\\.')}[ ,]`);
+    return this.nftEvents.find((e) => e.at >= since && set.test(e.line))?.at;
+  }
+
+  /** sshd failure lines from `ip` as auth.log has them, one sshd process each (the filter merges lines of one PID). */
+  sshdFailureLines(ip: string, count = 3): string[] {
+    const time = syslogTime(this.env.TZ ?? 'UTC');
+    return Array.from({ length: count }, () => `${time} ${this.name} sshd[${++sshdPid}]: Failed password for root from ${ip} port ${40000 + (sshdPid % 20000)} ssh2`);
+  }
+
+  /** Appends enough sshd failures from `ip` to auth.log for a ban (maxretry is 3). */
+  sshdFailures(ip: string, count = 3): void {
+    this.server.appendLog('/var/log/host/auth.log', this.sshdFailureLines(ip, count));
+  }
+
+  /** Kills what runs (sidecar, monitor, fail2ban-server) and removes the namespace; safe at any point. */
+  destroy(): void {
+    for (const child of [this.sidecar, this.monitor]) {
+      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    this.lab?.destroy();
+  }
+}
+
+/**
+ * Three nodes sharing bans through a stand-in for the Kubernetes API: each a real fail2ban-server running the
+ * synthesized configuration in its own network namespace, and the synthesized sidecar program with the
+ * synthesized environment, remapped to the lab (API URL, token, socket, outbox, status file).
+ */
+export class SharingLab {
+  static async start(config: SynthesizedConfig = sharingConfig()): Promise<SharingLab> {
+    const lab = new SharingLab();
+    try {
+      await lab.startAll(config);
+    } catch (error) {
+      await lab.destroy();
+      throw error;
+    }
+    return lab;
+  }
+
+  api?: FakeKubeApi;
+  readonly nodes: SharingNode[] = [];
+  /** Not bound to a node: an administrator's token. */
+  readonly adminToken = randomBytes(16).toString('hex');
+  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ban-sharing-lab-'));
+
+  private constructor() {}
+
+  node(name: NodeName): SharingNode {
+    return this.nodes.find((n) => n.name === name)!;
+  }
+
+  get kube(): FakeKubeApi {
+    if (!this.api) throw new Error('the API stand-in was not started');
+    return this.api;
+  }
+
+  /** The sidecars' logs, each line prefixed with its node, for failure messages. */
+  logs(): string {
+    return this.nodes.map((n) => n.sidecarLog().replace(/^/gm, `${n.name}: `)).join('\n');
+  }
+
+  private async startAll(config: SynthesizedConfig): Promise<void> {
+    const container = config.daemonSet.spec.template.spec.containers.find((c: any) => c.name === 'ban-sharing');
+    if (!container) throw new Error('the DaemonSet has no ban-sharing container');
+    const env: Record<string, string> = Object.fromEntries(container.env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]));
+    // The lab moves these files to each node's directory; the synthesized container must have them.
+    for (const name of ['STATUS_FILE', 'STATE_FILE']) {
+      if (!env[name]) throw new Error(`the ban-sharing container has no ${name} in its environment`);
+    }
+    const program = path.join(this.dir, 'ban_sharing.py');
+    fs.writeFileSync(program, config.files['ban_sharing.py']);
+
+    const tokens = Object.fromEntries(NODE_NAMES.map((name) => [name, randomBytes(16).toString('hex')]));
+    this.api = await FakeKubeApi.start({
+      group: env.BAN_GROUP,
+      namespace: env.NAMESPACE,
+      tokens: {
+        [this.adminToken]: { username: 'kubernetes-admin', admin: true },
+        ...Object.fromEntries(NODE_NAMES.map((name) => [tokens[name], { username: SERVICE_ACCOUNT, node: name }])),
+      },
+    });
+    for (const name of NODE_NAMES) {
+      this.nodes.push(new SharingNode(name, tokens[name], path.join(this.dir, name), env, program, this.api.url));
+    }
+    // The three fail2ban-servers start at once; every start is awaited before a failure is thrown, so that
+    // destroy() finds each lab that did start.
+    const suffix = `${process.pid % 100_000}`;
+    await settled(
+      this.nodes.map(async (node) => {
+        node.lab = await Fail2banLab.start({ name: `f2bs${suffix}-${node.name.replace('k3s-', '')}`, config });
+        node.startMonitor();
+      }),
+    );
+    await settled(this.nodes.map((node) => node.startSidecar()));
+  }
+
+  /** Stops every process this lab started, removes the namespaces and temporary files; safe after a partial start. */
+  async destroy(): Promise<void> {
+    for (const node of this.nodes) node.destroy();
+    await this.api?.close();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Like Promise.all, but waits for every promise before throwing the first failure. */
+async function settled(promises: Array<Promise<unknown>>): Promise<void> {
+  const failed = (await Promise.allSettled(promises)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
