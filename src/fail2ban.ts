@@ -142,6 +142,7 @@ export class Fail2ban extends Construct {
     this.namespace = namespace;
     this.selectorLabels = selectorLabels(app);
     const shared = jails.filter((jail) => props.banSharing?.jails.includes(jail.name));
+    const banGroup = props.banSharing && (props.banSharing.group ?? DEFAULT_BAN_GROUP);
     this.jailLocal = renderJailLocal(
       defaults,
       jails,
@@ -157,7 +158,7 @@ export class Fail2ban extends Construct {
         namespace,
         labels,
         serviceAccountName: props.banManager.serviceAccountName,
-        banGroup: props.banSharing && (props.banSharing.group ?? DEFAULT_BAN_GROUP),
+        banGroup,
       });
     }
 
@@ -195,8 +196,8 @@ export class Fail2ban extends Construct {
     for (const filter of filters) {
       daemonSet.addConfigFile(filterFileName(filter), `/data/filter.d/${filterFileName(filter)}`);
     }
-    if (props.banSharing) {
-      const group = props.banSharing.group ?? DEFAULT_BAN_GROUP;
+    if (props.banSharing && banGroup) {
+      const group = banGroup;
       const serviceAccountName = name;
       new BanLedger(this, 'BanLedger', { namespace, serviceAccountName, group, labels });
       daemonSet.useServiceAccount(serviceAccountName);
