@@ -4,6 +4,7 @@ Run with Debian's python (it has fail2ban's socket client): /usr/bin/python3 -m 
 Addresses are documentation ranges only (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32).
 """
 
+import contextlib
 import copy
 import http.server
 import ipaddress
@@ -26,6 +27,23 @@ from unittest import mock
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ban_sharing as bs  # noqa: E402
+
+
+@contextlib.contextmanager
+def local_timezone(tz):
+    """Runs the block with the process in another time zone: fail2ban's --with-time answers are local time."""
+    saved = os.environ.get('TZ')
+    os.environ['TZ'] = tz
+    time.tzset()
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ['TZ']
+        else:
+            os.environ['TZ'] = saved
+        time.tzset()
+
 
 GROUP, NAMESPACE = 'fail2ban.homelab.internal', 'fail2ban'
 COLLECTION = f'/apis/{GROUP}/v1/namespaces/{NAMESPACE}/bans'
@@ -526,18 +544,9 @@ class ParsingTest(unittest.TestCase):
         # the exact lines fail2ban 1.0.2 answers to `get sshd banip --with-time` (server and sidecar in TZ)
         lines = ['192.0.2.10 \t2026-11-26 11:59:30 + 86400 = 2026-11-27 11:59:30',
                  '2001:db8::10 \t2026-11-26 11:59:30 + -1 = 9999-12-31 23:59:59', 'garbage']
-        saved = os.environ.get('TZ')
-        try:
-            os.environ['TZ'] = 'Europe/Berlin'
-            time.tzset()
+        with local_timezone('Europe/Berlin'):
             bans = bs.parse_banlist(lines)
             self.assertEqual(bs.parse_banlist('\n'.join(lines)), bans)
-        finally:
-            if saved is None:
-                del os.environ['TZ']
-            else:
-                os.environ['TZ'] = saved
-            time.tzset()
         start = bs.parse_time('2026-11-26T10:59:30Z')  # 11:59:30 CET
         self.assertEqual(bans, [('192.0.2.10', start, 86400), ('2001:db8::10', start, -1)])
 
@@ -1270,17 +1279,8 @@ class RealFail2banTest(unittest.TestCase):
         self.assertRegex(lines[0], r'^192\.0\.2\.20 \t\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+ -1 = 9999-12-31 23:59:59$')
         client.command('set', 'sshd', 'bantime', '86400')  # a ticket without its own bantime follows the jail's
         lines = client.command('get', 'sshd', 'banip', '--with-time')
-        saved = os.environ.get('TZ')
-        try:
-            os.environ['TZ'] = tz
-            time.tzset()
+        with local_timezone(tz):
             bans = bs.parse_banlist(lines)
-        finally:
-            if saved is None:
-                del os.environ['TZ']
-            else:
-                os.environ['TZ'] = saved
-            time.tzset()
         self.assertEqual([(ip, bt) for ip, _, bt in bans], [('192.0.2.20', 86400), ('2001:db8::20', 86400),
                                                              ('203.0.113.20', 86400)], lines)
         for _, start, _ in bans:
