@@ -113,14 +113,15 @@ export function runSynth(argv: string[], build: () => SynthOutput, paths: SynthP
   for (const [name, content] of Object.entries(rendered.folder)) {
     wanted[path.join(manifestsDir, name)] = content;
   }
-  const onDisk = readDir(manifestsDir);
+  const folderOnDisk = readDir(manifestsDir);
+  const onDisk = { ...folderOnDisk };
   for (const file of Object.keys(rendered.files).filter((f) => fs.existsSync(f))) {
     onDisk[file] = fs.readFileSync(file, 'utf8');
   }
   const changes = diffFiles(onDisk, wanted);
   const report = () => [
     section('files:', formatChanges(changes)),
-    section('what this changes on the cluster:', summarizeChanges(readDir(manifestsDir), rendered.folder)),
+    section('what this changes on the cluster:', summarizeChanges(folderOnDisk, rendered.folder)),
   ];
 
   if (values.check) {
