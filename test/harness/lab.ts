@@ -177,6 +177,14 @@ export class Fail2banLab {
     return this.client('get', jail, 'banip').split(/\s+/).filter(Boolean);
   }
 
+  /**
+   * How many times the server logged `[JAIL] EVENT IP` (`Ban`, `Unban`, `Restore Ban`). Waiting on the log costs
+   * no Python process; the state itself is then read once from the server.
+   */
+  logged(jail: string, event: 'Ban' | 'Unban' | 'Restore Ban', ip: string): number {
+    return this.serverLog().split(`[${jail}] ${event} ${ip}\n`).length - 1;
+  }
+
   /** How many failures a jail has counted so far. */
   totalFailed(jail: string): number {
     // fail2ban logs each failure it counts ("[sshd] Found ADDRESS"): reading the log costs no Python process.
