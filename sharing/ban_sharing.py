@@ -39,6 +39,14 @@ FUTURE_SLACK = 60  # seconds a record's bannedAt may be ahead of this node's clo
 # fail2ban answers its socket before it has built its jails, and restores a jail's bans from its database only
 # after that: the mirrors are compared with the ledger this often, not just once after the LIST
 MIRROR_SYNC_SECONDS = 1.0
+# fail2ban lists a ban as soon as it holds it and runs the ban's actions right after; an unban in between finds
+# nothing to delete in nftables (fail2ban 1.0.2 skips actionunban until the action has banned something) and the
+# element is added anyway: a firewall entry fail2ban no longer knows. So an address unbanned because of what
+# fail2ban lists (not because of a record's end or deletion) must still be listed at least this much later.
+SETTLE_SECONDS = 1.0
+# a local ban this young is left to the outbox by the republish round: the publish action writes its event right
+# after the firewall action, and a round between the two would POST the ban twice
+FRESH_BAN_SECONDS = 10
 # how long STATE_FILE keeps a record deleted by someone else (after its end it goes anyway): a ban fail2ban
 # restores from its database within this time is still recognized as cluster-wide unbanned
 DELETED_RETENTION = 86400
@@ -391,6 +399,7 @@ class Config:
     grace_seconds: float = 60.0  # own records are deleted this long after their end
     tick: float = 0.5  # main loop: at least this often (and at each applied end)
     mirror_sync_seconds: float = MIRROR_SYNC_SECONDS
+    settle_seconds: float = SETTLE_SECONDS
     outbox_poll: float = 0.2
     watch_timeout: int = 60  # timeoutSeconds of one WATCH round
     backoff_max: float = 30.0
@@ -609,6 +618,23 @@ class PublishedState:
                 log(f'error: state file {self.path} not written: {error}')
 
 
+class Sightings:
+    """Addresses a listing of fail2ban showed as unwanted, and since when: only those still unwanted in a listing
+    SETTLE_SECONDS after the first one are acted on (see SETTLE_SECONDS)."""
+
+    def __init__(self, settle_seconds):
+        self.settle_seconds, self.first = settle_seconds, {}
+
+    def settled(self, unwanted, now):
+        """`unwanted`: the keys a listing at monotonic time `now` shows as unwanted; returns those settled.
+        A key not in this listing is forgotten: a later sighting starts over."""
+        self.first = {key: self.first.get(key, now) for key in unwanted}
+        return {key for key, since in self.first.items() if now - since >= self.settle_seconds}
+
+    def pending(self):
+        return bool(self.first)
+
+
 class Sidecar:
     def __init__(self, config, api=None, f2b=None, clock=time.time):
         self.cfg, self.clock = config, clock
@@ -626,6 +652,7 @@ class Sidecar:
         self.f2b_error = None
         self.watch_conn = None
         self.next_sync = 0.0
+        self.stray_mirror_bans, self.deleted_local_bans = Sightings(config.settle_seconds), Sightings(config.settle_seconds)
         self.threads = []
 
     # ------------------------------------------------------------------ lifecycle
@@ -825,10 +852,11 @@ class Sidecar:
         answer: a ban whose record was deleted while the node was down comes back after the sync at the LIST.
         Cheap enough for that: one `get J-cluster banip` per mirror, and only addresses that are not applied are
         looked up in the ledger (by name) and validated."""
-        now = self.clock()
-        self.next_sync = time.monotonic() + self.cfg.mirror_sync_seconds
+        now, listed_at = self.clock(), time.monotonic()
+        self.next_sync = listed_at + self.cfg.mirror_sync_seconds
         with self.lock:
             ledger = dict(self.ledger)
+        stray = set()
         for jail, shared in self.cfg.shared.items():
             ok, banned = self._f2b('get', shared.mirror, 'banip')
             if not ok:
@@ -840,13 +868,16 @@ class Sidecar:
                 if adopted:
                     name, ban, end = adopted
                     self.applied[name] = (ban, shared.mirror, end)
-                elif self._f2b('set', shared.mirror, 'unbanip', ip)[0]:
-                    log(f'unbanned {ip} in {shared.mirror}: no valid record for it')
+                else:
+                    stray.add((shared.mirror, ip))
             lost = [(name, ban) for name, (ban, mirror, _) in self.applied.items()
                     if mirror == shared.mirror and ban.ip not in banned]
             for name, ban in sorted(lost):
                 if self._f2b('set', shared.mirror, 'banip', ban.ip)[0]:
                     log(f're-applied {ban.jail} {ban.ip} from {ban.node} in {shared.mirror}: fail2ban had lost it')
+        for mirror, ip in sorted(self.stray_mirror_bans.settled(stray, listed_at)):
+            if self._f2b('set', mirror, 'unbanip', ip)[0]:
+                log(f'unbanned {ip} in {mirror}: no valid record for it')
 
     def mirror_record(self, jail, ip, ledger, now):
         """(name, Ban, end) if the ledger has a valid, unended record of another node for `ip` in `jail`."""
@@ -926,7 +957,9 @@ class Sidecar:
                 if time.monotonic() >= next_republish and self.synced:
                     self.republish()
                     self.delete_ended()
-                    next_republish = time.monotonic() + self.cfg.republish_seconds
+                    # An unban that waits for its second sighting (SETTLE_SECONDS) is not left for a whole round.
+                    pending = self.deleted_local_bans.pending()
+                    next_republish = time.monotonic() + (self.cfg.settle_seconds if pending else self.cfg.republish_seconds)
             except Exception as error:  # never let the publisher die
                 log(f'error: publisher: {error!r}')
             self.stop_event.wait(self.cfg.outbox_poll)
@@ -1077,10 +1110,12 @@ class Sidecar:
 
     def republish(self):
         """Local bans of the shared jails against the ledger (local_ban_decision): published if the ledger lacks
-        them (or holds them shorter, as this node's record), unbanned if their record was deleted by someone else.
+        them (or holds them shorter, as this node's record) and they are older than FRESH_BAN_SECONDS, unbanned if
+        their record was deleted by someone else and a listing SETTLE_SECONDS earlier showed them too.
         The ledger and the state are taken before fail2ban's ban list, and together: an entry whose record is
         missing then means a deletion, not a record on its way (entries come from the ledger only)."""
-        now = self.clock()
+        now, listed_at = self.clock(), time.monotonic()
+        deleted = {}
         with self.lock:
             for name in [n for n, t in self.tombstones.items() if t < now - DELETED_RETENTION]:
                 del self.tombstones[name]
@@ -1105,12 +1140,15 @@ class Sidecar:
                 decision, why = local_ban_decision(name, start, end, ledger, published, tombstones, self.cfg.node,
                                                    now)
                 if decision == 'unban':
-                    self.unban_origin(name, jail, ip, why, now)
-                elif decision == 'publish':
+                    deleted[(jail, ip)] = (name, why)
+                elif decision == 'publish' and start <= now - FRESH_BAN_SECONDS:
                     event = {'op': 'ban', 'jail': jail, 'ip': ip, 'time': start, 'bantime': bantime}
                     if (jail, ip) not in self.unpublishable:
                         log(f'republishing {jail} {ip}: {why}')
                     self.with_retries(lambda: self.publish(event, quiet=True), f'republish {jail} {ip}')
+        for jail, ip in sorted(self.deleted_local_bans.settled(set(deleted), listed_at)):
+            name, why = deleted[(jail, ip)]
+            self.unban_origin(name, jail, ip, why, now)
 
     def delete_ended(self):
         """This node's records whose end is more than the grace period ago."""

@@ -136,6 +136,8 @@ export class SharingSession {
     const expected = [...[...this.published].map(([name, node]) => `POST ${name} ${node} 201`), ...this.withdrawn.map((name) => `DELETE ${name} ${this.published.get(name)} 200`)];
     const writes = this.lab.kube.writes().map(describeWrite);
     console.log(`API writes by the sidecars: ${writes.length}: ${writes.filter((w) => w.startsWith('POST')).length} POST for ${this.published.size} bans, ${writes.filter((w) => w.startsWith('DELETE')).length} DELETE for ${this.withdrawn.length} owner unbans`);
+    const unexpected = this.lab.kube.writes().filter((w) => !expected.includes(describeWrite(w)));
+    if (unexpected.length > 0) console.log(`unexpected writes at ${unexpected.map((w) => `${new Date(w.at).toISOString().slice(11, 23)} ${describeWrite(w)}`).join(', ')}\n${this.lab.logs()}`);
     expect(writes.sort()).toEqual(expected.sort());
   }
 }
