@@ -89,9 +89,11 @@ test('the schema validator rejects a broken workflow', () => {
   }
 });
 
-test('CI runs the same test command as .ci/run, and checks that generated files are fresh', () => {
+test('CI type-checks and runs the same test command as .ci/run, and checks that generated files are fresh', () => {
   const ci = fs.readFileSync(path.join(dir, 'ci.yml'), 'utf8');
-  expect(fs.readFileSync('.ci/run', 'utf8')).toMatch(/^npm test$/m);
+  const ciRun = fs.readFileSync('.ci/run', 'utf8');
+  expect(ciRun).toMatch(/^npm run typecheck\nnpm test$/m);
+  expect(ci).toContain('run: npm run typecheck');
   expect(ci).toContain('npm test');
   expect(ci).toContain('git status --porcelain');
   expect(ci).toContain('npm run synth -- --check');
