@@ -652,7 +652,8 @@ class Sidecar:
         self.f2b_error = None
         self.watch_conn = None
         self.next_sync = 0.0
-        self.stray_mirror_bans, self.deleted_local_bans = Sightings(config.settle_seconds), Sightings(config.settle_seconds)
+        self.stray_mirror_bans = Sightings(config.settle_seconds)
+        self.deleted_local_bans = Sightings(config.settle_seconds)
         self.threads = []
 
     # ------------------------------------------------------------------ lifecycle
@@ -958,8 +959,8 @@ class Sidecar:
                     self.republish()
                     self.delete_ended()
                     # An unban that waits for its second sighting (SETTLE_SECONDS) is not left for a whole round.
-                    pending = self.deleted_local_bans.pending()
-                    next_republish = time.monotonic() + (self.cfg.settle_seconds if pending else self.cfg.republish_seconds)
+                    wait = self.cfg.settle_seconds if self.deleted_local_bans.pending() else self.cfg.republish_seconds
+                    next_republish = time.monotonic() + wait
             except Exception as error:  # never let the publisher die
                 log(f'error: publisher: {error!r}')
             self.stop_event.wait(self.cfg.outbox_poll)
