@@ -1,6 +1,6 @@
-// Transpiles src/ to dist/ without type-checking, so that synth never waits for tsc or ts-node; `npm test` checks
-// types (tsc --noEmit). Only files whose content changed since the last run are transpiled, by esbuild's native
-// binary (~20 ms; its JavaScript API costs ~100 ms more to start), so an unchanged tree costs a few hashes.
+// Transpiles src/ to dist/ without type-checking, so that synth never waits for tsc or ts-node; `npm run typecheck`
+// checks types (tsc --noEmit). Only files whose content changed since the last run are transpiled, by esbuild's
+// native binary (~20 ms; its JavaScript API costs ~100 ms more to start), so an unchanged tree costs a few hashes.
 const { execFileSync } = require('node:child_process');
 const { createHash } = require('node:crypto');
 const fs = require('node:fs');
