@@ -918,12 +918,12 @@ class SidecarTest(unittest.TestCase):
     def test_applies_another_nodes_record_and_unbans_at_its_end(self):
         now = int(self.clock())
         self.start()
-        self.api.inject(record('192.0.2.10', node='node-b', banned_at=now - 100, ban_time=105))
-        self.api.inject(record('192.0.2.11', node='node-a', banned_at=now - 100, ban_time=105))
-        self.log_with(f'applied sshd 192.0.2.10 from node-b until {rfc3339(now + 5)}')
+        self.api.inject(record('192.0.2.10', node='node-b', banned_at=now - 100, ban_time=110))
+        self.api.inject(record('192.0.2.11', node='node-a', banned_at=now - 100, ban_time=110))
+        self.log_with(f'applied sshd 192.0.2.10 from node-b until {rfc3339(now + 10)}')
         self.assertTrue(self.f2b.ran('set', 'sshd-cluster', 'banip', '192.0.2.10'))
         self.assertEqual(self.f2b.banned('sshd-cluster'), {'192.0.2.10'})
-        self.clock.advance(6)
+        self.clock.advance(11)
         wait_for(lambda: not self.f2b.banned('sshd-cluster'), what='the unban at the end')
         self.log_with('unbanned sshd 192.0.2.10 from node-b: ended')
         self.assertFalse(self.f2b.ran('set', 'sshd', 'unbanip', '192.0.2.10'))
@@ -978,9 +978,10 @@ class SidecarTest(unittest.TestCase):
         now = int(time.time())
         self.f2b.bans['sshd']['192.0.2.10'] = (now, 3600)  # banned here too, for longer
         self.start()
-        created = self.api.inject(record('192.0.2.10', node='node-b', banned_at=now - 100, ban_time=101))
+        # Ends 10 s from now: time enough to apply it on a busy machine, then the clock moves past its end.
+        created = self.api.inject(record('192.0.2.10', node='node-b', banned_at=now - 100, ban_time=110))
         wait_for(lambda: '192.0.2.10' in self.f2b.banned('sshd-cluster'), what='the mirror ban')
-        self.clock.advance(2)
+        self.clock.advance(11)
         wait_for(lambda: not self.f2b.banned('sshd-cluster'), what='the unban at the end')
         with self.api.cond:
             self.api.operate('DELETE', created['metadata']['name'], None, 'node-b')
