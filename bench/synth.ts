@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 7);
+const RUNS = Number(process.env.BENCH_RUNS ?? 9);
 const withTests = process.argv.includes('--tests');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fail2ban-bench-'));
 
@@ -48,11 +48,18 @@ const cases: Array<[label: string, command: string, args: string[], before?: () 
   ['50 jails + 50 filters (bundled app)', process.execPath, ['dist/bench/large-app.js', '--out', path.join(tmp, 'large')]],
 ];
 
+// Rounds of one run per case, rather than all runs of one case and then the next: a machine that slows down for a
+// while (another job, CPU frequency) then slows every case alike instead of skewing one ratio.
+const times = new Map<string, number[]>(cases.map(([label]) => [label, []]));
+for (let round = 0; round < RUNS; round++) {
+  for (const [label, command, args, before] of cases) {
+    times.get(label)!.push(once(command, args, before));
+  }
+}
 const medians = new Map<string, number>();
-for (const [label, command, args, before] of cases) {
-  const times = Array.from({ length: RUNS }, () => once(command, args, before));
-  medians.set(label, median(times));
-  console.log(`${label.padEnd(45)} median ${median(times).toFixed(0).padStart(6)} ms  (${times.map((t) => t.toFixed(0)).join(', ')})`);
+for (const [label, runs] of times) {
+  medians.set(label, median(runs));
+  console.log(`${label.padEnd(45)} median ${median(runs).toFixed(0).padStart(6)} ms  (${runs.map((t) => t.toFixed(0)).join(', ')})`);
 }
 
 const ratio = (a: string, b: string) => (medians.get(a)! / medians.get(b)!).toFixed(2);

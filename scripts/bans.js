@@ -1,8 +1,13 @@
 // `npm run bans -- list|ban|unban …`.
-// Compiles the sources like `npm run synth`, then runs the ban CLI (src/bans/cli.ts) with the command-line flags.
-require('./compile').compile();
-require('../dist/bans/cli.js')
-  .main(process.argv.slice(2))
-  .then((code) => {
-    process.exitCode = code;
-  });
+// Bundles the sources like `npm run synth`, then runs the ban CLI (src/bans/cli.ts) with the command-line flags.
+const { bundle, bundleFailed } = require('./compile');
+
+bundle('bans').then(
+  () =>
+    require('../dist/app/bans.js')
+      .main(process.argv.slice(2))
+      .then((code) => {
+        process.exitCode = code;
+      }),
+  bundleFailed,
+);

@@ -3,7 +3,6 @@
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 const esbuild = require('esbuild');
-const { compile } = require('./compile');
 
 const root = path.join(__dirname, '..');
 const name = process.argv[2];
@@ -11,7 +10,6 @@ if (!name) {
   console.error('usage: node scripts/bench.js NAME [ARGS...]  (runs bench/NAME.ts)');
   process.exit(2);
 }
-compile();
 esbuild.buildSync({
   absWorkingDir: root,
   entryPoints: ['bench/*.ts'],

@@ -9,7 +9,7 @@ import { ManifestFiles, renderManifests } from '../src/synth/manifests';
 
 /** The files `npm run synth` would write for these props (the homelab by default). */
 export function synth(props: Partial<Fail2banProps> = {}): ManifestFiles {
-  return renderManifests(buildApp({ ...homelab, ...props }).manifests);
+  return renderManifests(buildApp({ ...homelab, ...props }).manifests.toJson());
 }
 
 /** Every YAML document of a file. */

@@ -94,7 +94,7 @@ describe('renderOperationsDoc', () => {
 
   test('the rollout section names the hash annotation and its current value', () => {
     const rollout = section(doc, '## How configuration changes roll out');
-    const hash = /fail2ban\.cdk8s\/config-sha256: ([0-9a-f]{64})/.exec(renderManifests(buildApp().manifests)['daemonset.yaml'])![1];
+    const hash = /fail2ban\.cdk8s\/config-sha256: ([0-9a-f]{64})/.exec(renderManifests(buildApp().manifests.toJson())['daemonset.yaml'])![1];
     expect(rollout).toContain('`fail2ban.cdk8s/config-sha256`');
     expect(rollout).toContain(`(now \`${hash}\`)`);
     expect(rollout).toContain('`maxUnavailable: 1`');

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { renderOperationsDoc } from '../src/docs/operations';
@@ -24,6 +25,14 @@ afterEach(() => {
 
 test('the committed k3s/manifests/fail2ban equals a fresh synth (run `npm run synth` and commit)', () => {
   expect(readTree(paths.manifestsDir)).toEqual(synth());
+});
+
+test('`npm run synth` (the esbuild bundle in dist/app/) writes what the sources do, filters and sidecar included', () => {
+  const out = path.join(dir, 'manifests');
+  const result = spawnSync(process.execPath, ['scripts/synth.js', '--out', out], { cwd: path.join(__dirname, '..'), encoding: 'utf8' });
+  expect(result.stderr).not.toContain('Error');
+  expect(result.status).toBe(0);
+  expect(readTree(out)).toEqual(synth());
 });
 
 test('--out writes the four files to another directory', () => {

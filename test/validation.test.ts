@@ -162,6 +162,10 @@ describe('ignoreip', () => {
   test('garbage is refused', () => {
     expectOneProblem(sshd({ ignoreIp: ['192.0.2.1;reboot'] }), 'neither an IPv4/IPv6 address nor a CIDR range');
   });
+
+  test('an IPv6 zone id is refused: fail2ban 1.0.2 does not read fe80::1%eth0 as an address', () => {
+    expectOneProblem(sshd({ ignoreIp: ['fe80::1%eth0'] }), 'ignoreip "fe80::1%eth0" is neither an IPv4/IPv6 address nor a CIDR range');
+  });
 });
 
 describe('jail names', () => {

@@ -1,4 +1,5 @@
-import { BlockList, isIP, isIPv4 } from 'node:net';
+import { BlockList } from 'node:net';
+import { ipFamily } from '../config/ip';
 
 /** A command line that must not run: nothing was sent to the cluster. The message names the problem and the fix. */
 export class BansUsageError extends Error {
@@ -21,7 +22,7 @@ function canonicalIPv6(address: string): string {
 
 /** An address as fail2ban lists it, so that read-backs compare equal; anything that is not an address stays as is. */
 export function normalizeAddress(text: string): string {
-  return isIP(text) === 6 ? canonicalIPv6(text) : text;
+  return ipFamily(text) === 6 ? canonicalIPv6(text) : text;
 }
 
 /**
@@ -33,8 +34,7 @@ export function parseAddress(raw: string | undefined): string {
   if (raw === undefined || raw === '') {
     throw new BansUsageError(`--ip is missing: ${fix}.`);
   }
-  // isIP accepts IPv6 zone ids (fe80::1%eth0); fail2ban does not know them.
-  if (isIP(raw) === 0 || raw.includes('%')) {
+  if (ipFamily(raw) === 0) {
     throw new BansUsageError(`--ip ${JSON.stringify(raw)} is not a single IP address (no ranges, host names, spaces or other text): ${fix}.`);
   }
   return normalizeAddress(raw);
@@ -43,7 +43,7 @@ export function parseAddress(raw: string | undefined): string {
 /** One ignoreip entry (address or CIDR) as a block list; anything else is a configuration error. */
 function ignoreRange(entry: string): BlockList {
   const [address, prefix, ...rest] = entry.split('/');
-  const family = isIP(address);
+  const family = ipFamily(address);
   const maxPrefix = family === 4 ? 32 : 128;
   const bits = prefix === undefined ? maxPrefix : /^\d{1,3}$/.test(prefix) ? Number(prefix) : NaN;
   if (family === 0 || rest.length > 0 || !(bits <= maxPrefix)) {
@@ -59,7 +59,7 @@ function ignoreRange(entry: string): BlockList {
  * tailnet (100.64.0.0/10) or loopback would lock the operators out of every node.
  */
 export function checkNotIgnored(address: string, ignoreIp: readonly string[]): void {
-  const family = isIPv4(address) ? 'ipv4' : 'ipv6';
+  const family = ipFamily(address) === 4 ? 'ipv4' : 'ipv6';
   const ranges = ignoreIp.map((entry) => ({ entry, range: ignoreRange(entry) }));
   const entry = ranges.find(({ range }) => range.check(address, family))?.entry;
   if (entry !== undefined) {

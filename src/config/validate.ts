@@ -1,9 +1,9 @@
-import { isIP } from 'node:net';
 import { BanSharingOptions, DEFAULT_BAN_GROUP, MIN_KUBERNETES_VERSION, mirrorJailName, parseKubernetesVersion } from '../sharing/options';
 import { ClusterAddresses } from './cluster';
 import { BanTime, TimeSpan, banTimeSeconds, timeSpanSeconds } from './duration';
 import { FilterFile, filterFileName } from './filter';
 import { isPinned } from './image';
+import { ipFamily } from './ip';
 import { checkFilterFile } from './filter-check';
 import { JailDefaults, JailProps, JailSettings } from './jail';
 import { CONTAINER_LOG_DIR } from './log-path';
@@ -57,7 +57,7 @@ function checkBanTime(where: string, banTime: BanTime): string[] {
 function checkIgnoreIp(where: string, entries: readonly string[], allowHostnames: boolean): string[] {
   return entries.flatMap((entry) => {
     const [address, prefix, ...rest] = entry.split('/');
-    const family = isIP(address);
+    const family = ipFamily(address);
     const maxPrefix = family === 6 ? 128 : 32;
     if (family && rest.length === 0 && (prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= maxPrefix))) {
       return [];

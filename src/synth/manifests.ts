@@ -22,10 +22,13 @@ export function renderYamlFile(objects: unknown[]): string {
   return `${GENERATED_HEADER}\n${Yaml.stringify(...objects)}`;
 }
 
-/** A file per kind (`namespace.yaml`, `configmap.yaml`, …) plus the `kustomization.yaml` that lists them. */
-export function renderManifests(chart: Chart): ManifestFiles {
+/**
+ * A file per kind (`namespace.yaml`, `configmap.yaml`, …) plus the `kustomization.yaml` that lists them, from the
+ * chart's objects (`chart.toJson()`, which costs a few milliseconds: callers that need the objects too call it once).
+ */
+export function renderManifests(objects: Array<{ kind?: unknown }>): ManifestFiles {
   const byFile = new Map<string, unknown[]>();
-  for (const object of chart.toJson()) {
+  for (const object of objects) {
     const file = `${String(object.kind).toLowerCase()}.yaml`;
     byFile.set(file, [...(byFile.get(file) ?? []), object]);
   }

@@ -37,7 +37,7 @@ export function readSynthesized(dir: string = MANIFESTS_DIR): SynthesizedConfig 
 export function synthesizeVariant(props: Partial<Fail2banProps>): SynthesizedConfig {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fail2ban-variant-'));
   try {
-    for (const [name, content] of Object.entries(renderManifests(buildApp({ ...homelab, ...props }).manifests))) {
+    for (const [name, content] of Object.entries(renderManifests(buildApp({ ...homelab, ...props }).manifests.toJson()))) {
       fs.writeFileSync(path.join(dir, name), content);
     }
     return readSynthesized(dir);
