@@ -13,6 +13,7 @@ export * from './config/errors';
 export * from './config/filter';
 export * from './config/filter-check';
 export * from './config/image';
+export * from './config/ip';
 export * from './config/jail';
 export * from './config/jail-local';
 export * from './config/k3s-audit';

@@ -48,8 +48,8 @@ interface Rendered {
 }
 
 function render(output: SynthOutput, manifestsDir: string, filePaths: Record<string, string>, docPath: string | undefined): Rendered {
-  const objects = output.manifests.toJson();
-  const folder = renderManifests(objects);
+  const manifestObjects = output.manifests.toJson();
+  const folder = renderManifests(manifestObjects);
   const files: Record<string, string> = {};
   const fileObjects: Record<string, K8sObject[]> = {};
   for (const [role, objects] of Object.entries(output.files ?? {})) {
@@ -59,7 +59,7 @@ function render(output: SynthOutput, manifestsDir: string, filePaths: Record<str
     }
   }
   if (docPath !== undefined) {
-    files[docPath] = renderOperationsDoc({ manifestsDir, objects, files: fileObjects });
+    files[docPath] = renderOperationsDoc({ manifestsDir, objects: manifestObjects, files: fileObjects });
   }
   return { folder, files };
 }
