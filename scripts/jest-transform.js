@@ -1,4 +1,4 @@
-// jest transform: transpile TypeScript with esbuild, without type-checking (`npm test` runs `tsc --noEmit` first).
+// jest transform: transpile TypeScript with esbuild, without type-checking (`npm run typecheck` runs `tsc --noEmit`).
 // ts-jest type-checks each file in every worker, which on two cores cost more than the tests themselves.
 const { transformSync } = require('esbuild');
 

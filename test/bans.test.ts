@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BansConfig, bansConfig, labelSelector } from '../src/bans/config';
@@ -222,6 +223,13 @@ describe('validation: nothing reaches the cluster', () => {
     const run = await bans(['--help']);
     expect(run).toMatchObject({ code: 0, calls: [] });
     expect(run.out).toContain('npm run bans -- ban    --jail NAME --ip ADDRESS');
+  });
+
+  test('`npm run bans` (the esbuild bundle in dist/app/) runs the same CLI', () => {
+    const result = spawnSync(process.execPath, ['scripts/bans.js', '--help'], { cwd: path.join(__dirname, '..'), encoding: 'utf8' });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('npm run bans -- ban    --jail NAME --ip ADDRESS');
   });
 
   test('a missing kubectl is reported, not thrown', async () => {
