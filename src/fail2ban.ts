@@ -13,7 +13,7 @@ import { BanManagerAccess } from './k8s/ban-manager';
 import { Fail2banConfigMap } from './k8s/config-map';
 import { BanLedger } from './sharing/ledger';
 import { mirrorBanTimeSeconds, mirrorJail } from './sharing/mirrors';
-import { BanSharingOptions, DEFAULT_BAN_GROUP, mirrorJailName } from './sharing/options';
+import { BanSharingOptions, ResolvedBanSharing, resolveBanSharing } from './sharing/options';
 import { PUBLISH_ACTION_KEY, publishAction } from './sharing/publish-action';
 import { RUN_DIR, SIDECAR_PROGRAM_KEY, sidecarContainer, sidecarProgram, stateVolume, tokenVolume } from './sharing/sidecar';
 import { Fail2banDaemonSet, SecurityMode } from './k8s/daemon-set';
@@ -98,6 +98,8 @@ export class Fail2ban extends Construct {
   public readonly neverBan: string[];
   /** What synth should tell the user without refusing the configuration. */
   public readonly warnings: string[];
+  /** Ban sharing with its defaults filled in; undefined without sharing. */
+  public readonly banSharing?: ResolvedBanSharing;
   /** The DaemonSet, as Flux health checks and other tools refer to it. */
   public readonly daemonSetRef: { readonly apiVersion: string; readonly kind: string; readonly name: string; readonly namespace: string };
 
@@ -142,13 +144,14 @@ export class Fail2ban extends Construct {
     this.namespace = namespace;
     this.selectorLabels = selectorLabels(app);
     const shared = jails.filter((jail) => props.banSharing?.jails.includes(jail.name));
-    const banGroup = props.banSharing && (props.banSharing.group ?? DEFAULT_BAN_GROUP);
+    const sharing = props.banSharing && resolveBanSharing(props.banSharing);
     this.jailLocal = renderJailLocal(
       defaults,
       jails,
-      props.banSharing && { published: new Set(shared.map((jail) => jail.name)), mirrors: shared.map((jail) => mirrorJail(jail, defaults)) },
+      sharing && { published: new Set(shared.map((jail) => jail.name)), mirrors: shared.map((jail) => mirrorJail(jail, defaults)) },
     );
     this.neverBan = neverBan;
+    this.banSharing = sharing;
     this.warnings = configWarnings({ jails, cluster: props.cluster });
     this.daemonSetRef = { apiVersion: 'apps/v1', kind: 'DaemonSet', name, namespace };
 
@@ -158,7 +161,7 @@ export class Fail2ban extends Construct {
         namespace,
         labels,
         serviceAccountName: props.banManager.serviceAccountName,
-        banGroup,
+        banGroup: sharing?.group,
       });
     }
 
@@ -166,7 +169,7 @@ export class Fail2ban extends Construct {
     for (const filter of filters) {
       files[filterFileName(filter)] = filter.content;
     }
-    if (props.banSharing) {
+    if (sharing) {
       files[PUBLISH_ACTION_KEY] = publishAction();
       files[SIDECAR_PROGRAM_KEY] = sidecarProgram();
     }
@@ -196,10 +199,9 @@ export class Fail2ban extends Construct {
     for (const filter of filters) {
       daemonSet.addConfigFile(filterFileName(filter), `/data/filter.d/${filterFileName(filter)}`);
     }
-    if (props.banSharing && banGroup) {
-      const group = banGroup;
+    if (sharing) {
       const serviceAccountName = name;
-      new BanLedger(this, 'BanLedger', { namespace, serviceAccountName, group, labels });
+      new BanLedger(this, 'BanLedger', { namespace, serviceAccountName, group: sharing.group, labels });
       daemonSet.useServiceAccount(serviceAccountName);
       daemonSet.addConfigFile(PUBLISH_ACTION_KEY, `/data/action.d/${PUBLISH_ACTION_KEY}`);
       const run = daemonSet.addSharedDir('run', RUN_DIR);
@@ -209,11 +211,11 @@ export class Fail2ban extends Construct {
         sidecarContainer({
           image,
           namespace,
-          group,
+          group: sharing.group,
           timeZone,
-          sharedJails: Object.fromEntries(shared.map((jail) => [jail.name, { mirror: mirrorJailName(jail.name), maxBanTime: mirrorBanTimeSeconds(jail, defaults) }])),
+          sharedJails: Object.fromEntries(shared.map((jail) => [jail.name, { mirror: sharing.mirrors[jail.name], maxBanTime: mirrorBanTimeSeconds(jail, defaults) }])),
           neverBan,
-          rateLimitPerMinute: props.banSharing.rateLimitPerMinute ?? 60,
+          rateLimitPerMinute: sharing.rateLimitPerMinute,
           volumes: { run, token, config: daemonSet.configVolumeName, state },
         }),
         [tokenVolume(token), stateVolume(state)],

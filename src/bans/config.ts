@@ -1,6 +1,5 @@
 import { App, Chart } from 'cdk8s';
 import { Fail2ban, Fail2banProps } from '../fail2ban';
-import { DEFAULT_BAN_GROUP, mirrorJailName } from '../sharing/options';
 
 /** What the ban CLI needs to know about the deployed fail2ban. */
 export interface BansConfig {
@@ -36,11 +35,6 @@ export function bansConfig(props: Fail2banProps): BansConfig {
     selector: fail2ban.selectorLabels,
     jails: enabled.map((jail) => jail.name),
     ignoreIp: [...new Set(ignoreIp)],
-    ...(props.banSharing && {
-      sharing: {
-        group: props.banSharing.group ?? DEFAULT_BAN_GROUP,
-        mirrors: Object.fromEntries(props.banSharing.jails.map((jail) => [jail, mirrorJailName(jail)])),
-      },
-    }),
+    ...(fail2ban.banSharing && { sharing: { group: fail2ban.banSharing.group, mirrors: fail2ban.banSharing.mirrors } }),
   };
 }

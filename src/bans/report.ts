@@ -1,5 +1,6 @@
 import { NodeGap } from './coverage';
 import { BanAction } from './fail2ban-client';
+import { mirrorJailName } from '../sharing/options';
 
 /** What a ban or unban did on one node: `changed`/`unchanged` are verified by reading the ban list back. */
 export interface ChangeOutcome {
@@ -154,7 +155,7 @@ function jailSection(jail: JailBans, nodes: string[]): Section {
   const answered = nodes.filter((node) => !unreadable.has(node)).length;
   const notes = [
     ...(jail.addresses.length === 0 ? [answered > 0 ? 'No banned addresses.' : 'No node answered.'] : []),
-    ...(shared ? [`✓: banned by that node's own jail (origin); mirrored: shared by another node, held in ${jail.jail}-cluster.`] : []),
+    ...(shared ? [`✓: banned by that node's own jail (origin); mirrored: shared by another node, held in ${mirrorJailName(jail.jail)}.`] : []),
     ...jail.unreadable.map((gap) => `Could not read the ban list of ${gap.node}: ${oneLine(gap.reason)}.`),
     ...drift.map(
       (row) =>

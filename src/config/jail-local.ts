@@ -1,6 +1,7 @@
 import dedent from 'ts-dedent';
 import { renderBanTime, renderDuration } from './duration';
 import { JailDefaults, JailProps, JailSettings } from './jail';
+import { PUBLISH_ACTION } from '../sharing/publish-action';
 
 /** The `jail.local` lines of the settings a section sets, in a fixed order. */
 function settingLines(settings: JailSettings): string[] {
@@ -33,9 +34,6 @@ function logPathLine(logPath: string | string[]): string {
  */
 export const FORWARDED_ACTION =
   '%(banaction)s[port="%(port)s", protocol="%(protocol)s", chain="f2b-prerouting", chain_hook="prerouting", chain_priority="-150", blocktype="drop"]';
-
-/** The action that hands a shared jail's bans to the ban-sharing sidecar (actions/cluster-publish.conf). */
-export const PUBLISH_ACTION = 'cluster-publish';
 
 /** How jail.local renders cluster-wide ban sharing. */
 export interface SharingSections {

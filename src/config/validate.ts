@@ -1,4 +1,4 @@
-import { BanSharingOptions, DEFAULT_BAN_GROUP, MIN_KUBERNETES_VERSION, mirrorJailName, parseKubernetesVersion } from '../sharing/options';
+import { BanSharingOptions, DEFAULT_BAN_GROUP, MIN_KUBERNETES_VERSION, mirrorJailName, parseKubernetesVersion, resolveBanSharing } from '../sharing/options';
 import { ClusterAddresses } from './cluster';
 import { BanTime, TimeSpan, banTimeSeconds, timeSpanSeconds } from './duration';
 import { FilterFile, filterFileName } from './filter';
@@ -252,7 +252,7 @@ function checkSharing(config: ConfigUnderValidation): string[] {
       problems.push(`banSharing: jail "${jail}" cannot get its mirror jail "${mirrorJailName(jail)}" (taken, or longer than 32 characters). Fix: rename the jail.`);
     }
   }
-  const group = sharing.group ?? DEFAULT_BAN_GROUP;
+  const { group } = resolveBanSharing(sharing);
   if (!/^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/.test(group)) {
     problems.push(`banSharing: group "${group}" is not a DNS subdomain with a dot. Fix: use e.g. '${DEFAULT_BAN_GROUP}'.`);
   }

@@ -11,6 +11,17 @@ export interface BanSharingOptions {
 }
 
 export const DEFAULT_BAN_GROUP = 'fail2ban.homelab.internal';
+export const DEFAULT_RATE_LIMIT_PER_MINUTE = 60;
+
+/** {@link BanSharingOptions} with the defaults filled in: what the manifests and the ban CLI use. */
+export interface ResolvedBanSharing {
+  /** API group of the `Ban` records. */
+  readonly group: string;
+  /** Records applied per origin node per minute, at most. */
+  readonly rateLimitPerMinute: number;
+  /** Each shared jail's mirror jail, by shared jail. */
+  readonly mirrors: Record<string, string>;
+}
 
 /** The oldest Kubernetes with what sharing rests on: CEL IP functions in CRD rules, node names in bound tokens. */
 export const MIN_KUBERNETES_VERSION: readonly [number, number] = [1, 31];
@@ -18,6 +29,15 @@ export const MIN_KUBERNETES_VERSION: readonly [number, number] = [1, 31];
 /** Name of the jail that holds the bans other nodes shared from jail `jail`. */
 export function mirrorJailName(jail: string): string {
   return `${jail}-cluster`;
+}
+
+/** The options with their defaults. */
+export function resolveBanSharing(options: BanSharingOptions): ResolvedBanSharing {
+  return {
+    group: options.group ?? DEFAULT_BAN_GROUP,
+    rateLimitPerMinute: options.rateLimitPerMinute ?? DEFAULT_RATE_LIMIT_PER_MINUTE,
+    mirrors: Object.fromEntries(options.jails.map((jail) => [jail, mirrorJailName(jail)])),
+  };
 }
 
 /** `[major, minor]` of a version string such as `1.31`, `v1.32.3+k3s1`; undefined when it is not one. */

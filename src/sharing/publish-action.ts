@@ -1,11 +1,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-/** The publish action in this repository, in fail2ban's action.d format. */
-export const PUBLISH_ACTION_FILE = path.join(__dirname, '..', '..', 'sharing', 'cluster-publish.conf');
+/** The action that hands a shared jail's bans to the ban-sharing sidecar, as jail.local names it. */
+export const PUBLISH_ACTION = 'cluster-publish';
 
 /** Its ConfigMap key and file name under /data/action.d. */
-export const PUBLISH_ACTION_KEY = 'cluster-publish.conf';
+export const PUBLISH_ACTION_KEY = `${PUBLISH_ACTION}.conf`;
+
+/** The action in this repository, in fail2ban's action.d format. */
+export const PUBLISH_ACTION_FILE = path.join(__dirname, '..', '..', 'sharing', PUBLISH_ACTION_KEY);
 
 /** The action's text. */
 export function publishAction(): string {
