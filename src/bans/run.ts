@@ -99,23 +99,20 @@ function combine(outcomes: ChangeOutcome[]): ChangeOutcome {
   return outcomes.find((o) => o.result === 'failed') ?? outcomes.find((o) => o.result === 'changed') ?? outcomes[0];
 }
 
-/**
- * Unbanning a shared jail's address deletes its ledger record first, so that no sidecar applies it again, and
- * then unbans it on every node from the jail and from its mirror.
- */
-async function unshareRecord(deps: BansDeps, command: ChangeCommand, config: BansConfig): Promise<string[]> {
-  const sharing = config.sharing;
-  if (command.kind !== 'unban' || !sharing?.mirrors[command.jail]) {
-    return [];
-  }
+/** Deletes the ledger record of a shared ban: what happened, as a note, and whether it failed. */
+async function deleteSharedRecord(deps: BansDeps, command: ChangeCommand, group: string): Promise<{ note: string; failed: boolean }> {
   const name = banRecordName(command.jail, command.address);
-  const failure = await deleteBanRecord(deps.kubectl, command.namespace, sharing.group, name, command.timeoutSeconds);
-  return [failure === undefined ? `Shared ban record ${name} deleted (or there was none): no node applies it again.` : `FAILED to delete the shared ban record ${name}: ${failure}`];
+  const failure = await deleteBanRecord(deps.kubectl, command.namespace, group, name, command.timeoutSeconds);
+  return failure === undefined
+    ? { note: `Shared ban record ${name} deleted (or there was none): no node applies it again.`, failed: false }
+    : { note: `FAILED to delete the shared ban record ${name}: ${failure}`, failed: true };
 }
 
 async function runChange(deps: BansDeps, command: ChangeCommand, reached: Coverage, config: BansConfig): Promise<number> {
-  const recordNotes = await unshareRecord(deps, command, config);
+  // Unbanning a shared jail's address deletes its ledger record first, so that no sidecar applies it again, and
+  // then unbans it on every node from the jail and from its mirror.
   const mirror = command.kind === 'unban' ? config.sharing?.mirrors[command.jail] : undefined;
+  const record = mirror && config.sharing ? await deleteSharedRecord(deps, command, config.sharing.group) : undefined;
   const jails = mirror ? [command.jail, mirror] : [command.jail];
   const outcomes = await Promise.all(
     reached.targets.map(async (target) => combine(await Promise.all(jails.map((jail) => changeOnPod(deps, command, target, jail))))),
@@ -127,11 +124,11 @@ async function runChange(deps: BansDeps, command: ChangeCommand, reached: Covera
     address: command.address,
     outcomes: byNode([...outcomes, ...missing]),
     cordoned: reached.cordoned,
-    notes: recordNotes,
+    notes: record ? [record.note] : [],
   };
   deps.out(changeText(report));
   appendSummary(deps, changeMarkdown(report));
-  return changeSucceeded(report) && !recordNotes.some((note) => note.startsWith('FAILED')) ? 0 : 1;
+  return changeSucceeded(report) && !record?.failed ? 0 : 1;
 }
 
 /** A pod's lists of a jail and, with ban sharing, of its mirror. */
