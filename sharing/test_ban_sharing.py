@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 import unittest
+import unittest.mock
 import urllib.parse
 import uuid
 from unittest import mock
@@ -591,6 +592,28 @@ class DecisionTest(unittest.TestCase):
         self.assertEqual(actions, [('refuse', 'sshd.v4-127-0-0-1', '7', 'loopback address')])
         self.assertEqual(self.plan([bad], refused={'sshd.v4-127-0-0-1': '7'}), [])
         self.assertEqual(len(self.plan([bad], refused={'sshd.v4-127-0-0-1': '6'})), 1)
+
+    def test_plan_checks_a_record_once_and_a_replaced_one_again(self):
+        checks, calls = bs.RecordChecks(), []
+        original = bs.check_record
+
+        def counted(obj, shared, never_ban):
+            calls.append(obj['metadata']['name'])
+            return original(obj, shared, never_ban)
+
+        def plan(ledger):
+            return bs.plan({o['metadata']['name']: o for o in ledger}, {}, {}, 'node-a', SHARED, NEVER_BAN,
+                           bs.RateLimiter(60), self.now, checks)
+
+        good = record('192.0.2.10', banned_at=self.now - 10, rv='1')
+        with unittest.mock.patch.object(bs, 'check_record', counted):
+            self.assertEqual([a[0] for a in plan([good])], ['apply'])
+            self.assertEqual([a[0] for a in plan([good])], ['apply'])
+            self.assertEqual(calls, ['sshd.v4-192-0-2-10'])
+            replaced = record('192.0.2.10', banned_at=self.now - 10, ban_time='one hour', rv='2')
+            self.assertEqual([a[0] for a in plan([replaced])], ['refuse'])
+            self.assertEqual(len(calls), 2)
+        self.assertEqual(list(checks.answers), [id(replaced)])  # the replaced record's answer is gone
 
     def test_plan_rate_limit_per_origin_node(self):
         limiter = bs.RateLimiter(2)
