@@ -1,6 +1,5 @@
 // `npm run bench:detection`: time from the last failure line appended to a host log until the ban, with the real
 // fail2ban-server running the committed configuration in a network namespace (root needed).
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Fail2banLab, readSynthesized, syslogTime } from '../test/harness/lab';
@@ -20,12 +19,6 @@ function banLoggedAt(lab: Fail2banLab, timeZone: string, address: string): numbe
   return stamp && timeZone === 'UTC' ? Date.parse(`${stamp[1]}T${stamp[2]}.${stamp[3]}Z`) : undefined;
 }
 
-/** Whether the address is in the jail's nftables set (created with the first ban), checked without starting python. */
-function inNftables(lab: Fail2banLab, address: string): boolean {
-  const result = spawnSync('ip', ['netns', 'exec', lab.netns, 'nft', 'list', 'set', 'inet', 'f2b-table', 'addr-set-sshd'], { encoding: 'utf8' });
-  return result.status === 0 && result.stdout.includes(address);
-}
-
 async function main(): Promise<void> {
   const config = readSynthesized();
   const timeZone = config.env.TZ;
@@ -40,7 +33,7 @@ async function main(): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 200));
       const appended = Date.now();
       lab.appendLog('/var/log/host/auth.log', [line(3)]);
-      while (!inNftables(lab, address)) {
+      while (!lab.nftSet('sshd').v4.includes(address)) {
         if (Date.now() - appended > 10_000) {
           throw new Error(`${address} was not banned within 10 s:\n${lab.serverLog()}`);
         }

@@ -6,7 +6,6 @@
 // Environment: FLOOD_ADDRESSES (default 10000), FLOOD_LINES_PER_ADDRESS (default 10), FLOOD_CHUNK_LINES (lines per
 // append, default 10000), FLOOD_TIMEOUT_S (give up after, default 600), FLOOD_JAIL_OVERRIDES (a jail.d file read after
 // jail.local, e.g. "[sshd]\nmaxmatches = 1"; \n is a line break; default none).
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Fail2banLab, readSynthesized, syslogTime, waitFor } from '../test/harness/lab';
@@ -70,19 +69,6 @@ export function* floodChunks(addresses: string[], perAddress: number, chunkLines
   if (lines.length > 0) {
     yield lines.join('');
   }
-}
-
-/** The elements of a jail's nftables sets, read with `nft` alone (no python); empty while a set does not exist yet. */
-export function nftSetElements(lab: Fail2banLab, jail = 'sshd'): { v4: string[]; v6: string[] } {
-  const elements = (set: string): string[] => {
-    const result = spawnSync('ip', ['netns', 'exec', lab.netns, 'nft', '-j', 'list', 'set', 'inet', 'f2b-table', set], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-    if (result.status !== 0) {
-      return []; // The table and sets are created with the first ban.
-    }
-    const found = JSON.parse(result.stdout).nftables.find((o: any) => o.set)?.set;
-    return (found?.elem ?? []).map((e: any) => (typeof e === 'string' ? e : String(e.elem?.val ?? JSON.stringify(e))));
-  };
-  return { v4: elements(`addr-set-${jail}`), v6: elements(`addr6-set-${jail}`) };
 }
 
 /** The pid of the lab's fail2ban-server, from its pidfile. */
@@ -179,7 +165,7 @@ async function main(): Promise<void> {
         break;
       }
       lastMemory = memoryOf(pid);
-      const sets = nftSetElements(lab);
+      const sets = lab.nftSet('sshd');
       const banned = sets.v4.length + sets.v6.length;
       const sample: Sample = { t, banned, rss: lastMemory.rss };
       if (t - lastClient >= 1000 && allCountedAt === undefined) {
@@ -218,7 +204,7 @@ async function main(): Promise<void> {
       await sleep(500);
     }
 
-    const sets = nftSetElements(lab);
+    const sets = lab.nftSet('sshd');
     let ping = '';
     try {
       ping = lab.client('ping');

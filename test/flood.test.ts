@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { floodAddresses, floodChunks, nftSetElements } from '../bench/flood';
+import { floodAddresses, floodChunks } from '../bench/flood';
 import { Fail2banLab, readSynthesized, waitFor } from './harness/lab';
 import { describeWithTools } from './fail2ban-tools';
 
@@ -34,14 +34,14 @@ describeWithTools(['fail2ban-server', 'fail2ban-client', 'nft', 'ip', 'unshare']
 
     // Polled every 250 ms (waitFor's 25 ms, two nft processes each, would take a core from fail2ban on 2 cores).
     const deadline = Date.now() + BAN_TIMEOUT_MS;
-    for (let sets = nftSetElements(lab); sets.v4.length + sets.v6.length < ADDRESSES; sets = nftSetElements(lab)) {
+    for (let sets = lab.nftSet('sshd'); sets.v4.length + sets.v6.length < ADDRESSES; sets = lab.nftSet('sshd')) {
       if (Date.now() > deadline) {
         throw new Error(`after ${BAN_TIMEOUT_MS} ms only ${sets.v4.length + sets.v6.length} of ${ADDRESSES} addresses are in nftables:\n${lab.serverLog().slice(-5000)}`);
       }
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
 
-    const sets = nftSetElements(lab);
+    const sets = lab.nftSet('sshd');
     expect(sets.v4.sort()).toEqual(addresses.filter((a) => !a.includes(':')).sort());
     expect(sets.v6.sort()).toEqual(addresses.filter((a) => a.includes(':')).sort());
     expect(lab.banned('sshd').sort()).toEqual([...addresses].sort());

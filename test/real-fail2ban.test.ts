@@ -136,7 +136,10 @@ describeWithTools(['fail2ban-server', 'fail2ban-client', 'nft', 'ip', 'unshare']
   test('banned addresses are in the nftables ruleset of the node', async () => {
     const addresses = ['192.0.2.10', '2001:db8::10', '198.51.100.20'];
     // fail2ban logs a ban before its action runs.
-    await waitFor('the bans in nftables', () => addresses.every((address) => lab.nft('list', 'ruleset').includes(address)));
+    await waitFor('the bans in nftables', () => {
+      const listed = lab.nft('list', 'ruleset');
+      return addresses.every((address) => listed.includes(address));
+    });
     const ruleset = lab.nft('list', 'ruleset');
     expect(ruleset).toContain('table inet f2b-table');
     for (const address of addresses) {

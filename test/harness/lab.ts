@@ -1,4 +1,4 @@
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -164,6 +164,19 @@ export class Fail2banLab {
   /** `nft` inside the lab's network namespace. */
   nft(...args: string[]): string {
     return run('ip', ['netns', 'exec', this.netns, 'nft', ...args]);
+  }
+
+  /** The addresses in a jail's nftables sets, by family, read with `nft` alone (no Python); empty before the first ban creates them. */
+  nftSet(jail: string): { v4: string[]; v6: string[] } {
+    const elements = (set: string): string[] => {
+      const result = spawnSync('ip', ['netns', 'exec', this.netns, 'nft', '-j', 'list', 'set', 'inet', 'f2b-table', set], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+      if (result.status !== 0) {
+        return [];
+      }
+      const found = JSON.parse(result.stdout).nftables.find((o: any) => o.set)?.set;
+      return (found?.elem ?? []).map((e: any) => (typeof e === 'string' ? e : String(e.elem?.val ?? JSON.stringify(e))));
+    };
+    return { v4: elements(`addr-set-${jail}`), v6: elements(`addr6-set-${jail}`) };
   }
 
   /** Appends lines to a log file given by its path in the container (`/var/log/host/auth.log`). */

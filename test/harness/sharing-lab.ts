@@ -136,16 +136,10 @@ export class SharingNode {
     return this.output;
   }
 
-  /** The addresses in nftables for a jail (both families), from `nft list set`; empty without the table. */
+  /** The addresses in nftables for a jail, both families. */
   nftSet(jail: string): string[] {
-    return ['addr-set', 'addr6-set'].flatMap((prefix) => {
-      try {
-        const listing = this.server.nft('list', 'set', 'inet', 'f2b-table', `${prefix}-${jail}`);
-        return /elements = \{([^}]*)\}/s.exec(listing)?.[1].split(',').map((e) => e.trim()) ?? [];
-      } catch {
-        return [];
-      }
-    });
+    const { v4, v6 } = this.server.nftSet(jail);
+    return [...v4, ...v6];
   }
 
   /** When `nft monitor` first saw `ip` added to (or deleted from) a jail's set after `since`; undefined if not yet. */
