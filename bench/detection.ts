@@ -2,7 +2,7 @@
 // fail2ban-server running the committed configuration in a network namespace (root needed).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Fail2banLab, readSynthesized, syslogTime } from '../test/harness/lab';
+import { Fail2banLab, readSynthesized, sshdFailedPassword, syslogTime } from '../test/harness/lab';
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 20);
 
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   try {
     for (let i = 1; i <= SAMPLES; i++) {
       const address = `198.51.100.${i}`;
-      const line = (n: number) => `${syslogTime(timeZone)} bench sshd[${10_000 + i * 10 + n}]: Failed password for root from ${address} port ${40_000 + n} ssh2`;
+      const line = (n: number) => sshdFailedPassword(syslogTime(timeZone), 'bench', 10_000 + i * 10 + n, address, 40_000 + n);
       lab.appendLog('/var/log/host/auth.log', [line(1), line(2)]);
       await new Promise((resolve) => setTimeout(resolve, 200));
       const appended = Date.now();

@@ -8,7 +8,7 @@
 // jail.local, e.g. "[sshd]\nmaxmatches = 1"; \n is a line break; default none).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Fail2banLab, readSynthesized, syslogTime, waitFor } from '../test/harness/lab';
+import { Fail2banLab, readSynthesized, sshdFailedPassword, syslogTime, waitFor } from '../test/harness/lab';
 
 const AUTH_LOG = '/var/log/host/auth.log';
 
@@ -55,9 +55,7 @@ export function* floodChunks(addresses: string[], perAddress: number, chunkLines
   let n = 0;
   for (let round = 0; round < perAddress; round++) {
     for (const address of addresses) {
-      const user = USERS[n % USERS.length];
-      const who = user === 'root' ? user : `invalid user ${user}`;
-      lines.push(`${time} k3s-node-1 sshd[${firstPid + n}]: Failed password for ${who} from ${address} port ${1024 + ((n * 7919) % 64000)} ssh2\n`);
+      lines.push(`${sshdFailedPassword(time, 'k3s-node-1', firstPid + n, address, 1024 + ((n * 7919) % 64000), USERS[n % USERS.length])}\n`);
       n++;
       if (lines.length === chunkLines) {
         yield lines.join('');

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { Duration } from 'cdk8s';
 import { homelab } from '../src/main';
 import { describeWithTools } from './fail2ban-tools';
-import { Fail2banLab, readSynthesized, synthesizeVariant, syslogTime, waitFor } from './harness/lab';
+import { Fail2banLab, readSynthesized, sshdFailedPassword, synthesizeVariant, syslogTime, waitFor } from './harness/lab';
 
 const TOOLS = ['fail2ban-server', 'fail2ban-client', 'nft', 'ip', 'unshare', 'setpriv'];
 
@@ -18,7 +18,7 @@ function rules(lab: Fail2banLab): string[] {
 }
 
 function sshdFailures(address: string, count: number, firstPid: number): string[] {
-  return Array.from({ length: count }, (_, i) => `${syslogTime('UTC')} node sshd[${firstPid + i}]: Failed password for root from ${address} port ${50000 + i} ssh2`);
+  return Array.from({ length: count }, (_, i) => sshdFailedPassword(syslogTime('UTC'), 'node', firstPid + i, address, 50000 + i));
 }
 
 describeWithTools(TOOLS, 'restart-safe firewall state', () => {

@@ -1,4 +1,4 @@
-import { Fail2banLab, readSynthesized, syslogTime, waitFor } from './harness/lab';
+import { Fail2banLab, readSynthesized, sshdFailedPassword, syslogTime, waitFor } from './harness/lab';
 import { describeWithTools } from './fail2ban-tools';
 
 const config = readSynthesized();
@@ -13,7 +13,7 @@ let connection = 0;
 function sshdFailures(address: string, count: number): string[] {
   return Array.from({ length: count }, () => {
     connection++;
-    return `${now()} k3s-agent-1 sshd[${4000 + connection}]: Failed password for invalid user admin from ${address} port ${50000 + connection} ssh2`;
+    return sshdFailedPassword(now(), 'k3s-agent-1', 4000 + connection, address, 50000 + connection, 'admin');
   });
 }
 

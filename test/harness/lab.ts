@@ -292,6 +292,15 @@ export class Fail2banLab {
   }
 }
 
+/**
+ * A `Failed password` line as sshd writes it to auth.log. sshd forks a process per connection, and fail2ban's sshd
+ * filter groups lines by PID: each attempt needs its own `pid`. Users other than root are unknown to the host.
+ */
+export function sshdFailedPassword(time: string, host: string, pid: number, address: string, port: number, user = 'root'): string {
+  const who = user === 'root' ? user : `invalid user ${user}`;
+  return `${time} ${host} sshd[${pid}]: Failed password for ${who} from ${address} port ${port} ssh2`;
+}
+
 /** A syslog timestamp (`Nov 26 09:00:07`) of now in the given zone, as rsyslog writes it. */
 export function syslogTime(timeZone: string, date = new Date()): string {
   const parts = Object.fromEntries(

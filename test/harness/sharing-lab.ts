@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FakeKubeApi } from './fake-kube-api';
-import { Fail2banLab, SynthesizedConfig, synthesizeVariant, syslogTime, waitFor } from './lab';
+import { Fail2banLab, SynthesizedConfig, sshdFailedPassword, synthesizeVariant, syslogTime, waitFor } from './lab';
 
 /** The homelab's nodes. */
 export const NODE_NAMES = ['k3s-server', 'k3s-agent-1', 'k3s-agent-2'] as const;
@@ -151,7 +151,7 @@ export class SharingNode {
   /** sshd failure lines from `ip` as auth.log has them, one sshd process each (the filter merges lines of one PID). */
   sshdFailureLines(ip: string, count = 3): string[] {
     const time = syslogTime(this.env.TZ ?? 'UTC');
-    return Array.from({ length: count }, () => `${time} ${this.name} sshd[${++sshdPid}]: Failed password for root from ${ip} port ${40000 + (sshdPid % 20000)} ssh2`);
+    return Array.from({ length: count }, () => sshdFailedPassword(time, this.name, ++sshdPid, ip, 40000 + (sshdPid % 20000)));
   }
 
   /** Appends enough sshd failures from `ip` to auth.log for a ban (maxretry is 3). */
