@@ -8,7 +8,8 @@
 // jail.local, e.g. "[sshd]\nmaxmatches = 1"; \n is a line break; default none).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Fail2banLab, readSynthesized, sshdFailedPassword, syslogTime, waitFor } from '../test/harness/lab';
+import { Fail2banLab, readSynthesized, sshdFailedPassword, syslogTime } from '../test/harness/lab';
+import { waitFor } from '../test/harness/wait';
 
 const AUTH_LOG = '/var/log/host/auth.log';
 

@@ -72,7 +72,7 @@ def record(ip, node='node-b', jail='sshd', banned_at=None, ban_time=3600, name=N
             'spec': {'ip': ip, 'jail': jail, 'node': node, 'bannedAt': rfc3339(banned_at), 'banTime': ban_time}}
 
 
-def wait_for(predicate, timeout=10.0, what='condition'):  # generous: the machine may be busy with other tests
+def wait_for(predicate, timeout=30.0, what='condition'):  # a hang detector, not a speed limit: machines are busy
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = predicate()
@@ -352,6 +352,10 @@ class FakeFail2ban:
     def ran(self, *command):
         with self.lock:
             return list(command) in self.commands
+
+    def count(self, *command):
+        with self.lock:
+            return self.commands.count(list(command))
 
     def serve(self):
         while not self.closed:
@@ -824,6 +828,19 @@ class SidecarTest(unittest.TestCase):
         self.assertFalse(self.thread.is_alive())
         self.sidecar = None
 
+    def republish_rounds(self, count=2):
+        """Waits until the publisher has begun `count` more republish rounds (each starts by reading the origin jail's
+        ban list): once the second has begun, the first has ended. A barrier, where a sleep would assume a speed."""
+        begun = self.f2b.count('get', 'sshd', 'banip', '--with-time')
+        wait_for(lambda: self.f2b.count('get', 'sshd', 'banip', '--with-time') >= begun + count,
+                 what=f'{count} more republish rounds')
+
+    def ledger_barrier(self, ip='203.0.113.250'):
+        """Adds a record and waits until the mirror holds it: the sidecar handles ledger events in order, so every
+        event before it has been handled."""
+        self.api.inject(record(ip))
+        wait_for(lambda: ip in self.f2b.banned('sshd-cluster'), what='the barrier record in the mirror')
+
     def first_round(self):
         """Waits for the publisher's first round after the LIST (it reads the origin jails' ban lists)."""
         wait_for(lambda: self.f2b.ran('get', 'sshd', 'banip', '--with-time'), what='the first round')
@@ -1008,7 +1025,7 @@ class SidecarTest(unittest.TestCase):
         wait_for(lambda: not self.f2b.banned('sshd-cluster'), what='the unban at the end')
         with self.api.cond:
             self.api.operate('DELETE', created['metadata']['name'], None, 'node-b')
-        time.sleep(0.2)
+        self.ledger_barrier()
         self.assertFalse(self.f2b.ran('set', 'sshd', 'unbanip', '192.0.2.10'))
         self.assertEqual(self.f2b.banned('sshd'), {'192.0.2.10'})
 
@@ -1034,7 +1051,7 @@ class SidecarTest(unittest.TestCase):
         self.start(republish_seconds=0.3)
         self.log_with('republishing sshd 2001:db8::10')
         wait_for(lambda: len(self.api.calls('POST')) == 2, what='two POSTs')
-        time.sleep(0.4)  # a second round publishes nothing more
+        self.republish_rounds()  # a further round publishes nothing more
         specs = sorted((p['body']['spec']['ip'], p['body']['spec']['bannedAt'], p['body']['spec']['banTime'])
                        for p in self.api.calls('POST'))
         self.assertEqual(specs, [('192.0.2.10', rfc3339(now - 20), 3600), ('2001:db8::10', rfc3339(now - 20), -1)])
@@ -1046,11 +1063,11 @@ class SidecarTest(unittest.TestCase):
         self.f2b.bans['sshd'].update({'192.0.2.10': (now - 20, 3600), '192.0.2.11': (now, 3600)})
         self.start(republish_seconds=0.1)
         self.log_with('republishing sshd 192.0.2.10')
-        time.sleep(0.3)  # rounds after the first one
+        self.republish_rounds()  # rounds after the first one
         self.assertEqual([p['body']['spec']['ip'] for p in self.api.calls('POST')], ['192.0.2.10'])
         self.event('ban', '192.0.2.11', start=now)
         self.log_with('published sshd 192.0.2.11')
-        time.sleep(0.3)
+        self.republish_rounds()
         self.assertEqual(sorted(p['body']['spec']['ip'] for p in self.api.calls('POST')), ['192.0.2.10', '192.0.2.11'])
 
     def test_deletes_own_records_a_grace_period_after_their_end(self):
@@ -1060,7 +1077,7 @@ class SidecarTest(unittest.TestCase):
         self.api.inject(record('192.0.2.12', node='node-b', banned_at=now - 200, ban_time=100))  # not its own
         self.start(republish_seconds=0.2)
         self.log_with('deleted sshd.v4-192-0-2-10: ended')
-        time.sleep(0.3)
+        self.republish_rounds()
         self.assertEqual(sorted(self.api.objects), ['sshd.v4-192-0-2-11', 'sshd.v4-192-0-2-12'])
         self.assertEqual([r['path'] for r in self.api.calls('DELETE')], [f'{COLLECTION}/sshd.v4-192-0-2-10'])
         self.assertFalse(self.f2b.ran('set', 'sshd', 'unbanip', '192.0.2.10'))
@@ -1088,10 +1105,9 @@ class SidecarTest(unittest.TestCase):
         self.start()
         self.event('ban', '192.0.2.10', start=start, restored=1)  # fail2ban restarted: a restart writes nothing
         self.event('ban', '192.0.2.11', restored=1)  # not in the ledger and never published: not now either
-        self.outbox_empty()
+        self.outbox_empty()  # an event's file goes once the event is sent (or refused): nothing is still to come
         self.log_with('restored sshd 192.0.2.11 not published now: missing from the ledger; '
                       'left to the republish round')
-        time.sleep(0.2)
         self.assertEqual(self.writes(), [])
         self.event('unban', '192.0.2.10', start=start, restored=1)  # the owner's unban of a restored ban
         self.log_with('withdrew sshd 192.0.2.10')
@@ -1134,8 +1150,8 @@ class SidecarTest(unittest.TestCase):
         wait_for(lambda: '192.0.2.10' not in self.f2b.banned('sshd'), what='the unban in the origin jail')
         self.log_with("unbanned sshd 192.0.2.10 in sshd: this node's record of it was deleted by someone else "
                       "(cluster-wide unban)")
+        # The round unbans after everything it would publish: a wrong republish would be in already.
         wait_for(lambda: list(self.state_records()) == ['sshd.v4-192-0-2-11'], what='the entry forgotten')
-        time.sleep(0.2)
         self.assertEqual(len(self.api.calls('POST')), posts)
         self.assertEqual(sorted(self.api.objects), ['sshd.v4-192-0-2-11'])
         self.assertEqual(self.f2b.banned('sshd'), {'192.0.2.11'})
@@ -1151,7 +1167,7 @@ class SidecarTest(unittest.TestCase):
         with self.f2b.lock:  # restored without an event (an older action with norestored)
             self.f2b.bans['sshd']['192.0.2.10'] = (start, 3600)
         wait_for(lambda: not self.f2b.banned('sshd'), what='the unban in the next round')
-        time.sleep(0.3)
+        self.republish_rounds()
         self.assertEqual(self.writes(), [])
 
     def test_the_state_holds_this_nodes_records_seen_in_the_ledger(self):

@@ -8,16 +8,16 @@ import { runBans } from '../src/bans/run';
 import { normalizeAddress } from '../src/bans/validate';
 import { FILTERS_DIR } from '../src/config/filter';
 import { hostLog } from '../src/config/log-path';
-import { homelab } from '../src/main';
 import { Fail2banServers } from './fail2ban-servers';
 import { describeWithTools } from './fail2ban-tools';
+import { FIXTURE } from './fixture';
 import { tempDir } from './helpers';
 
 const STAND_IN = path.join(__dirname, 'bans', 'kubectl');
 const CLUSTER: { nodes: any[]; pods: any[] } = JSON.parse(fs.readFileSync(path.join(__dirname, 'bans', 'cluster.json'), 'utf8'));
 const NODES = ['k3s-agent-1', 'k3s-agent-2', 'k3s-server'];
 const POD_OF: Record<string, string> = { 'k3s-server': 'fail2ban-7xk2p', 'k3s-agent-1': 'fail2ban-9d3lq', 'k3s-agent-2': 'fail2ban-m4w8r' };
-const config = bansConfig(homelab);
+const config = bansConfig(FIXTURE);
 
 interface Run {
   readonly code: number;
@@ -87,12 +87,12 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
 describe('configuration from the constructs', () => {
-  test('selects the DaemonSet pods and knows the homelab jails and ignoreIp', () => {
+  test('selects the DaemonSet pods and knows the enabled jails and ignoreIp', () => {
     expect(config).toEqual({
       namespace: 'fail2ban',
       selector: { 'app.kubernetes.io/name': 'fail2ban', 'app.kubernetes.io/instance': 'fail2ban' },
       jails: ['sshd', 'k3s-apiserver'],
-      // The seed's ignoreip, then the cluster block's pod and service networks.
+      // The fixture's ignoreip, then the cluster block's pod and service networks.
       ignoreIp: ['127.0.0.1/8', '::1', '100.64.0.0/10', '10.42.0.0/16', '10.43.0.0/16'],
     });
     expect(labelSelector(config.selector)).toBe('app.kubernetes.io/name=fail2ban,app.kubernetes.io/instance=fail2ban');
@@ -100,7 +100,7 @@ describe('configuration from the constructs', () => {
 
   test('leaves out disabled jails and adds every jail ignoreIp to the defaults', () => {
     const custom = bansConfig({
-      ...homelab,
+      ...FIXTURE,
       name: 'edge',
       jails: [
         { name: 'sshd', logPath: hostLog('auth.log'), ignoreIp: ['192.0.2.0/24', '::1'] },
@@ -186,7 +186,7 @@ describe('validation: nothing reaches the cluster', () => {
 
   test.each(['198.51.100.200', '203.0.113.200', '192.0.2.70'])('refuses to ban %s, inside the cluster block (pods, services, nodes)', async (ip) => {
     const cluster = { podCidr: '198.51.100.128/25', serviceCidr: '203.0.113.128/25', nodeAddresses: ['192.0.2.64/27'] };
-    const run = await bans(['ban', '--jail', 'sshd', '--ip', ip], { config: bansConfig({ ...homelab, cluster }) });
+    const run = await bans(['ban', '--jail', 'sshd', '--ip', ip], { config: bansConfig({ ...FIXTURE, cluster }) });
     expect(run).toMatchObject({ code: 2, calls: [] });
     expect(run.err).toContain('is inside ignoreIp');
   });
@@ -248,9 +248,9 @@ describeWithTools(['fail2ban-server', 'fail2ban-client'], 'against three real fa
 
   beforeAll(async () => {
     // With the mirror jail ban sharing adds for sshd: no filter, it only holds bans other nodes shared.
-    const jails = [...homelab.jails.filter((jail) => jail.enabled !== false), { name: 'sshd-cluster', filter: '' }];
+    const jails = [...FIXTURE.jails.filter((jail) => jail.enabled !== false), { name: 'sshd-cluster', filter: '' }];
     servers = await Fail2banServers.start(NODES, jails, FILTERS_DIR);
-  }, 15_000);
+  });
 
   afterAll(async () => {
     await servers?.stop();
@@ -357,9 +357,8 @@ describeWithTools(['fail2ban-server', 'fail2ban-client'], 'against three real fa
   });
 
   test('a node that stops answering times out by name; the others are changed', async () => {
-    const started = Date.now();
+    // The stand-in never answers for that pod: without the timeout, this test would hang.
     const run = await bans(['ban', '--jail', 'sshd', '--ip', '192.0.2.23', '--timeout', '1'], { servers, hang: POD_OF['k3s-agent-1'] });
-    expect(Date.now() - started).toBeLessThan(5000);
     expect(run.code).toBe(1);
     expect(run.out).toMatch(/k3s-agent-1\s+fail2ban-9d3lq\s+FAILED: timed out after 1 s/);
     expect(await servers.banned('k3s-server', 'sshd')).toContain('192.0.2.23');

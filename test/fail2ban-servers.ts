@@ -2,6 +2,7 @@ import { ChildProcess, execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { HANG_MS } from './harness/wait';
 
 /** A jail to run: its name and the filter it uses (a stock one, or one from the package's `filters/`). */
 export interface ServerJail {
@@ -17,7 +18,8 @@ export interface ClientResult {
 }
 
 const STOCK_CONFIG = '/etc/fail2ban';
-const READY_TIMEOUT_MS = 10_000;
+/** A hang detector, not a speed limit. */
+const READY_TIMEOUT_MS = HANG_MS;
 const STOP_TIMEOUT_MS = 5_000;
 
 function sleep(ms: number): Promise<void> {
@@ -113,7 +115,7 @@ export class Fail2banServers {
       }
       await sleep(50);
     }
-    throw new Error(`fail2ban-server for ${node} did not start its jails within ${READY_TIMEOUT_MS} ms: ${this.log(node)}`);
+    throw new Error(`fail2ban-server for ${node} did not start its jails after ${READY_TIMEOUT_MS / 1000} s (a hang detector): ${this.log(node)}`);
   }
 
   private log(node: string): string {

@@ -1,9 +1,10 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { Duration } from 'cdk8s';
-import { homelab } from '../src/main';
 import { describeWithTools } from './fail2ban-tools';
-import { Fail2banLab, readSynthesized, sshdFailedPassword, synthesizeVariant, syslogTime, waitFor } from './harness/lab';
+import { Fail2banLab, sshdFailedPassword, synthesize, syslogTime } from './harness/lab';
+import { waitFor } from './harness/wait';
+import { FIXTURE, FIXTURE_SSHD, withJail } from './fixture';
 
 const TOOLS = ['fail2ban-server', 'fail2ban-client', 'nft', 'ip', 'unshare', 'setpriv'];
 
@@ -17,12 +18,15 @@ function rules(lab: Fail2banLab): string[] {
     .sort();
 }
 
+/** Enough sshd failures for a ban. */
+const BAN = FIXTURE_SSHD.maxRetry!;
+
 function sshdFailures(address: string, count: number, firstPid: number): string[] {
   return Array.from({ length: count }, (_, i) => sshdFailedPassword(syslogTime('UTC'), 'node', firstPid + i, address, 50000 + i));
 }
 
 describeWithTools(TOOLS, 'restart-safe firewall state', () => {
-  const config = readSynthesized();
+  const config = synthesize();
   const reset = config.daemonSet.spec.template.spec.initContainers.find((c: any) => c.name === 'reset-firewall');
   let lab: Fail2banLab;
 
@@ -74,7 +78,7 @@ describeWithTools(TOOLS, 'restart-safe firewall state', () => {
 });
 
 describeWithTools(TOOLS, "least-privilege mode ('net-admin')", () => {
-  const config = synthesizeVariant({ securityMode: 'net-admin' });
+  const config = synthesize({ securityMode: 'net-admin' });
   const spec = config.daemonSet.spec.template.spec;
   const capabilities: string[] = spec.containers[0].securityContext.capabilities.add.map((c: string) => c.toLowerCase());
   let lab: Fail2banLab;
@@ -106,7 +110,7 @@ describeWithTools(TOOLS, "least-privilege mode ('net-admin')", () => {
   });
 
   test('still bans into nftables from its logs', async () => {
-    lab.appendLog('/var/log/host/auth.log', sshdFailures('203.0.113.50', 3, 7000));
+    lab.appendLog('/var/log/host/auth.log', sshdFailures('203.0.113.50', BAN, 7000));
     await waitFor('the ban in nftables', () => {
       try {
         return lab.nft('list', 'ruleset').includes('203.0.113.50');
@@ -119,10 +123,7 @@ describeWithTools(TOOLS, "least-privilege mode ('net-admin')", () => {
 
 describeWithTools(TOOLS, 'repeat offenders (bantime.increment)', () => {
   // Short bans, so that the first one ends by itself: an unban by hand would also delete the ban's history.
-  const jails = homelab.jails.map((jail) =>
-    jail.name === 'sshd' ? { ...jail, banTime: Duration.seconds(2), banTimeIncrement: { factor: 2, maxTime: Duration.days(7) } } : jail,
-  );
-  const config = synthesizeVariant({ jails });
+  const config = synthesize(withJail('sshd', { banTime: Duration.seconds(2), banTimeIncrement: { factor: 2, maxTime: Duration.days(7) } }));
   let lab: Fail2banLab;
 
   beforeAll(async () => {
@@ -142,12 +143,12 @@ describeWithTools(TOOLS, 'repeat offenders (bantime.increment)', () => {
 
   test('a second ban of the same address lasts longer than the first', async () => {
     const address = '198.51.100.60';
-    lab.appendLog('/var/log/host/auth.log', sshdFailures(address, 3, 8000));
+    lab.appendLog('/var/log/host/auth.log', sshdFailures(address, BAN, 8000));
     await waitFor('the first ban', () => lab.logged('sshd', 'Ban', address) === 1);
     const first = banTimeOf(address);
     await waitFor('the first ban to end', () => lab.logged('sshd', 'Unban', address) === 1);
     expect(lab.banned('sshd')).not.toContain(address);
-    lab.appendLog('/var/log/host/auth.log', sshdFailures(address, 3, 8100));
+    lab.appendLog('/var/log/host/auth.log', sshdFailures(address, BAN, 8100));
     await waitFor('the second ban', () => lab.logged('sshd', 'Ban', address) === 2);
     const second = banTimeOf(address);
     expect(first).toBeGreaterThanOrEqual(2);
@@ -157,8 +158,8 @@ describeWithTools(TOOLS, 'repeat offenders (bantime.increment)', () => {
 
 describeWithTools([...TOOLS, 'python3'], "bans that cover forwarded traffic ('host-and-forwarded')", () => {
   // client (192.0.2.10 and .20) ── node: the lab, forwarding 192.0.2.1:8080 to the pod ── pod (198.51.100.2:80)
-  const jails = [...homelab.jails, { name: 'web', filter: 'nginx-http-auth', logPath: '/var/log/host/nginx/error.log', port: '8080', blocks: 'host-and-forwarded' as const }];
-  const config = synthesizeVariant({ jails });
+  const jails = [...FIXTURE.jails, { name: 'web', filter: 'nginx-http-auth', logPath: '/var/log/host/nginx/error.log', port: '8080', blocks: 'host-and-forwarded' as const }];
+  const config = synthesize({ jails });
   const ns = { client: 'f2b-fwd-client', pod: 'f2b-fwd-pod' };
   const sh = (netns: string, script: string) => execFileSync('ip', ['netns', 'exec', netns, 'sh', '-c', script], { encoding: 'utf8' });
   let lab: Fail2banLab;
@@ -166,7 +167,7 @@ describeWithTools([...TOOLS, 'python3'], "bans that cover forwarded traffic ('ho
 
   function connects(source: string): boolean {
     const probe = `import socket,sys
-s=socket.socket(); s.settimeout(1); s.bind(('${source}',0))
+s=socket.socket(); s.settimeout(3); s.bind(('${source}',0))
 try: s.connect(('192.0.2.1',8080)); print(s.recv(64).decode())
 except Exception as e: print('failed', e)`;
     const out = spawnSync('ip', ['netns', 'exec', ns.client, 'python3', '-c', probe], { encoding: 'utf8' }).stdout;

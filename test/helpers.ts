@@ -4,12 +4,13 @@ import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { Fail2banProps } from '../src/fail2ban';
 import { parseIni as parseIniSections } from '../src/read/ini';
-import { buildApp, homelab } from '../src/main';
+import { buildApp } from '../src/main';
 import { ManifestFiles, renderManifests } from '../src/synth/manifests';
+import { fixture } from './fixture';
 
-/** The files `npm run synth` would write for these props (the homelab by default). */
-export function synth(props: Partial<Fail2banProps> = {}): ManifestFiles {
-  return renderManifests(buildApp({ ...homelab, ...props }).manifests.toJson());
+/** The files `npm run synth` would write for the test fixture with these props changed. */
+export function synth(changes: Partial<Fail2banProps> = {}): ManifestFiles {
+  return renderManifests(buildApp(fixture(changes)).manifests.toJson());
 }
 
 /** Every YAML document of a file. */

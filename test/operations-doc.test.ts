@@ -2,13 +2,14 @@ import { Duration } from 'cdk8s';
 import { renderOperationsDoc } from '../src/docs/operations';
 import { table } from '../src/docs/markdown';
 import { Fail2banProps } from '../src/fail2ban';
-import { buildApp, homelab, paths } from '../src/main';
+import { buildApp, paths } from '../src/main';
 import { K8sObject } from '../src/read/objects';
 import { renderManifests } from '../src/synth/manifests';
+import { fixture, withJail } from './fixture';
 
-/** The document synth would write for the homelab with these changes, from the same files it writes. */
+/** The document synth would write for the test fixture with these changes, from the same files it writes. */
 function render(changes: Partial<Fail2banProps> = {}, withFlux = true): string {
-  const output = buildApp({ ...homelab, ...changes });
+  const output = buildApp(fixture(changes));
   const files = withFlux ? { [paths.files.flux]: output.files!.flux as K8sObject[] } : {};
   return renderOperationsDoc({ manifestsDir: paths.manifestsDir, objects: output.manifests.toJson(), files });
 }
@@ -58,7 +59,7 @@ describe('renderOperationsDoc', () => {
     expect(defaults).toContain('| maxretry | `5` | failures within `findtime` that trigger a ban |');
   });
 
-  test('one table per jail, with the homelab values and what it inherits', () => {
+  test('one table per jail, with its values and what it inherits', () => {
     const sshd = section(doc, '### sshd');
     expect(sshd).toContain('| enabled | yes |');
     expect(sshd).toContain("| filter | `sshd` (fail2ban's stock filter, named like the jail) |");
@@ -77,8 +78,7 @@ describe('renderOperationsDoc', () => {
   });
 
   test('a jail change shows up', () => {
-    const [sshd, ...others] = homelab.jails;
-    const changed = render({ jails: [{ ...sshd, maxRetry: 4, banTime: Duration.hours(48) }, ...others] });
+    const changed = render(withJail('sshd', { maxRetry: 4, banTime: Duration.hours(48) }));
     expect(section(changed, '### sshd')).toContain('| maxretry | `4` |');
     expect(section(changed, '### sshd')).toContain('| bantime | `48h` |');
     expect(changed).not.toEqual(doc);
@@ -94,7 +94,7 @@ describe('renderOperationsDoc', () => {
 
   test('the rollout section names the hash annotation and its current value', () => {
     const rollout = section(doc, '## How configuration changes roll out');
-    const hash = /fail2ban\.cdk8s\/config-sha256: ([0-9a-f]{64})/.exec(renderManifests(buildApp().manifests.toJson())['daemonset.yaml'])![1];
+    const hash = /fail2ban\.cdk8s\/config-sha256: ([0-9a-f]{64})/.exec(renderManifests(buildApp(fixture()).manifests.toJson())['daemonset.yaml'])![1];
     expect(rollout).toContain('`fail2ban.cdk8s/config-sha256`');
     expect(rollout).toContain(`(now \`${hash}\`)`);
     expect(rollout).toContain('`maxUnavailable: 1`');

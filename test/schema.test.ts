@@ -1,16 +1,23 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { paths } from '../src/main';
+import { App, Chart } from 'cdk8s';
+import { FluxKustomization } from '../src/flux/kustomization';
 import { describeWithTools } from './fail2ban-tools';
-import { modelOf, parseDocs, readTree } from './helpers';
+import { modelOf, parseDocs, synth, tempDir } from './helpers';
 
-/** Every object synth wrote: the folder Flux applies, plus the Flux Kustomization beside it. */
-const manifests = readTree(paths.manifestsDir);
+// GIVEN the test fixture synthesized, and a Flux Kustomization with its defaults; THEN every object is what the API
+// server and Flux accept.
+const manifests = synth();
 const folderObjects = Object.entries(manifests)
   .filter(([name]) => name !== 'kustomization.yaml')
   .flatMap(([, content]) => parseDocs(content));
-const fluxObjects = parseDocs(fs.readFileSync(paths.files.flux, 'utf8'));
+const MANIFESTS_PATH = './k3s/manifests/fail2ban';
+const fluxObjects = (() => {
+  const chart = new Chart(new App(), 'flux');
+  new FluxKustomization(chart, 'fail2ban', { path: MANIFESTS_PATH, healthChecks: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'fail2ban', namespace: 'fail2ban' }] });
+  return chart.toJson();
+})();
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -60,16 +67,12 @@ test('the daemon set selector is a subset of its pod labels', () => {
 describe('the Flux Kustomization', () => {
   const [kustomization] = fluxObjects;
 
-  test('lives outside the folder it applies', () => {
-    expect(path.resolve(paths.files.flux).startsWith(path.resolve(paths.manifestsDir) + path.sep)).toBe(false);
-  });
-
   test('applies the manifests folder from the flux-system source and prunes what was removed', () => {
     expect(kustomization).toMatchObject({
       apiVersion: 'kustomize.toolkit.fluxcd.io/v1',
       kind: 'Kustomization',
       metadata: { name: 'fail2ban', namespace: 'flux-system' },
-      spec: { path: `./${paths.manifestsDir}`, prune: true, sourceRef: { kind: 'GitRepository', name: 'flux-system' } },
+      spec: { path: MANIFESTS_PATH, prune: true, sourceRef: { kind: 'GitRepository', name: 'flux-system' } },
     });
   });
 
@@ -83,7 +86,10 @@ describe('the Flux Kustomization', () => {
 
 describeWithTools(['kubectl'], 'kubectl kustomize (the build Flux runs)', () => {
   test('builds the folder into exactly the generated objects', () => {
-    const built = parseDocs(execFileSync('kubectl', ['kustomize', paths.manifestsDir], { encoding: 'utf8' }));
+    const dir = tempDir();
+    for (const [name, content] of Object.entries(manifests)) fs.writeFileSync(path.join(dir, name), content);
+    const built = parseDocs(execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' }));
+    fs.rmSync(dir, { recursive: true, force: true });
     const key = (o: any) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
     expect(built.map(key).sort()).toEqual(folderObjects.map(key).sort());
     for (const object of folderObjects) {

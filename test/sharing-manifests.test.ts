@@ -1,8 +1,9 @@
 import * as fs from 'node:fs';
 import { Fail2banConfigError } from '../src/config/errors';
 import { Fail2banProps } from '../src/fail2ban';
-import { buildApp, homelab } from '../src/main';
+import { buildApp } from '../src/main';
 import { SIDECAR_PROGRAM_FILE } from '../src/sharing/sidecar';
+import { FIXTURE, fixture } from './fixture';
 import { modelOf, objectOf, parseDocs, parseIni, synth } from './helpers';
 
 const cluster = { nodeAddresses: ['192.0.2.240/28'] };
@@ -19,7 +20,7 @@ const ini = parseIni(configMap.data['jail.local']);
 
 function problems(props: Partial<Fail2banProps>): string[] {
   try {
-    buildApp({ ...homelab, ...props });
+    buildApp(fixture(props));
     return [];
   } catch (error) {
     return error instanceof Fail2banConfigError ? [...error.problems] : [String(error)];
@@ -31,8 +32,8 @@ test.each(all.filter((o) => o.metadata).map((o) => [`${o.kind} ${o.metadata.name
   expect(() => new Model(object).validate()).not.toThrow();
 });
 
-test('sharing is off in the homelab', () => {
-  expect(homelab.banSharing).toBeUndefined();
+test('sharing is off unless turned on', () => {
+  expect(FIXTURE.banSharing).toBeUndefined();
   expect(Object.keys(synth())).not.toContain('customresourcedefinition.yaml');
 });
 
@@ -150,7 +151,7 @@ describe('synth refuses sharing', () => {
   });
 
   test('of a jail whose name cannot start a record name', () => {
-    const jails = [...homelab.jails, { name: 'Web_Auth', filter: 'nginx-http-auth', logPath: '/var/log/host/nginx/error.log' }];
+    const jails = [...FIXTURE.jails, { name: 'Web_Auth', filter: 'nginx-http-auth', logPath: '/var/log/host/nginx/error.log' }];
     expect(problems({ cluster, jails, banSharing: { ...banSharing, jails: ['Web_Auth'] } })).toEqual([expect.stringContaining('jail "Web_Auth" cannot be shared')]);
   });
 

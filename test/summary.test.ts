@@ -1,31 +1,15 @@
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { loadFilters } from '../src/config/filter';
-import { JailDefaults, JailProps } from '../src/config/jail';
-import { k3sApiserverAuditJail } from '../src/config/k3s-audit';
-import { hostLog } from '../src/config/log-path';
-import { Fail2banProps } from '../src/fail2ban';
+import { JailProps } from '../src/config/jail';
 import { CONFIG_HASH_ANNOTATION } from '../src/k8s/daemon-set';
 import { renderYamlFile } from '../src/synth/manifests';
 import { summarizeChanges } from '../src/synth/summary';
-import { objectOf, synth as synthHomelab } from './helpers';
+import { FIXTURE_AUDIT, FIXTURE_DEFAULTS, FIXTURE_K3S_APISERVER, FIXTURE_SSHD } from './fixture';
+import { objectOf, synth } from './helpers';
 
-// The homelab app with jails of its own, so that the expected lines do not follow every edit of src/main.ts.
-const defaults: JailDefaults = {
-  ignoreIp: ['127.0.0.1/8', '::1', '100.64.0.0/10'],
-  banAction: 'nftables-multiport',
-  backend: 'auto',
-  findTime: Duration.minutes(10),
-  banTime: Duration.hours(1),
-  maxRetry: 5,
-};
-const sshd: JailProps = { name: 'sshd', logPath: hostLog('auth.log'), maxRetry: 3, banTime: Duration.hours(24) };
-const k3sApiserver: JailProps = { name: 'k3s-apiserver', filter: 'k3s-apiserver', logPath: hostLog('syslog'), maxRetry: 10, banTime: Duration.hours(1) };
-const audit = k3sApiserverAuditJail({ enabled: false });
-
-function synth(changes: Partial<Fail2banProps> = {}): Record<string, string> {
-  return synthHomelab({ defaults, jails: [sshd, k3sApiserver, audit], ...changes });
-}
+// GIVEN the test fixture (test/fixture.ts) and a change of its props, WHEN summarized, THEN the lines an operator reads.
+const [defaults, sshd, k3sApiserver, audit] = [FIXTURE_DEFAULTS, FIXTURE_SSHD, FIXTURE_K3S_APISERVER, FIXTURE_AUDIT];
 
 const current = synth();
 

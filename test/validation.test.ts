@@ -5,17 +5,18 @@ import { Duration } from 'cdk8s';
 import { Fail2banConfigError } from '../src/config/errors';
 import { loadFilters } from '../src/config/filter';
 import { Fail2banProps } from '../src/fail2ban';
-import { buildApp, homelab, paths } from '../src/main';
+import { buildApp, paths } from '../src/main';
 import { runSynth } from '../src/synth/cli';
+import { FIXTURE, fixture, withJail } from './fixture';
 import { tempDir } from './helpers';
 
 const shipped = loadFilters();
 const goodFilter = shipped[0];
 
-/** The problems synth reports for the homelab with these changes (none when it builds). */
+/** The problems synth reports for the test fixture with these changes (none when it builds). */
 function problems(props: Partial<Fail2banProps>): string[] {
   try {
-    buildApp({ ...homelab, ...props });
+    buildApp(fixture(props));
     return [];
   } catch (error) {
     if (error instanceof Fail2banConfigError) {
@@ -25,9 +26,9 @@ function problems(props: Partial<Fail2banProps>): string[] {
   }
 }
 
-/** The homelab with one sshd setting changed. */
+/** The fixture with one sshd setting changed. */
 function sshd(settings: Record<string, unknown>): Partial<Fail2banProps> {
-  return { jails: homelab.jails.map((jail) => (jail.name === 'sshd' ? { ...jail, ...settings } : jail)) };
+  return withJail('sshd', settings);
 }
 
 function expectOneProblem(props: Partial<Fail2banProps>, ...fragments: string[]): void {
@@ -38,7 +39,7 @@ function expectOneProblem(props: Partial<Fail2banProps>, ...fragments: string[])
   }
 }
 
-test('the homelab configuration has no problems', () => {
+test('the fixture has no problems', () => {
   expect(problems({})).toEqual([]);
 });
 
@@ -59,7 +60,7 @@ describe('backend', () => {
   });
 
   test('in [DEFAULT] it is refused too, naming [DEFAULT]', () => {
-    expectOneProblem({ defaults: { ...homelab.defaults, backend: 'systemd' } }, '[DEFAULT]: backend "systemd"');
+    expectOneProblem({ defaults: { ...FIXTURE.defaults, backend: 'systemd' } }, '[DEFAULT]: backend "systemd"');
   });
 
   test.each(['auto', 'pyinotify', 'polling'])('"%s" is accepted', (backend) => {
@@ -104,7 +105,7 @@ describe('filters and actions', () => {
   });
 
   test('an unknown banaction is refused with the nearest name', () => {
-    expectOneProblem({ defaults: { ...homelab.defaults, banAction: 'nftable-multiport' } }, 'banaction "nftable-multiport"', 'Did you mean "nftables-multiport"?');
+    expectOneProblem({ defaults: { ...FIXTURE.defaults, banAction: 'nftable-multiport' } }, 'banaction "nftable-multiport"', 'Did you mean "nftables-multiport"?');
   });
 });
 
@@ -170,7 +171,7 @@ describe('ignoreip', () => {
 
 describe('jail names', () => {
   test('a duplicate jail is refused', () => {
-    expectOneProblem({ jails: [...homelab.jails, homelab.jails[0]] }, 'jail "sshd" is defined more than once');
+    expectOneProblem({ jails: [...FIXTURE.jails, FIXTURE.jails[0]] }, 'jail "sshd" is defined more than once');
   });
 
   test.each(['my jail', 'a]b', 'DEFAULT', 'x'.repeat(33)])('"%s" is refused as a jail name', (name) => {
@@ -299,7 +300,7 @@ describe('a failed synth', () => {
     fs.writeFileSync(path.join(out, 'daemonset.yaml'), 'previous content\n');
     const before = treeHash(dir);
     const err: string[] = [];
-    const code = runSynth(['--out', out], () => buildApp({ ...homelab, timeZone: 'Nowhere/Land', image: 'x' }), paths, { out: () => undefined, err: (l) => err.push(l) });
+    const code = runSynth(['--out', out], () => buildApp(fixture({ timeZone: 'Nowhere/Land', image: 'x' })), paths, { out: () => undefined, err: (l) => err.push(l) });
     expect(code).toBe(1);
     expect(err.join('\n')).toContain('nothing written');
     expect(err.join('\n')).toContain('timeZone "Nowhere/Land"');

@@ -4,10 +4,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { Fail2banProps } from '../../src/fail2ban';
-import { buildApp, homelab } from '../../src/main';
+import { buildApp } from '../../src/main';
 import { renderManifests } from '../../src/synth/manifests';
+import { fixture } from '../fixture';
+import { waitFor } from './wait';
 
-/** The folder Flux applies: the lab runs what is committed there, not the TypeScript objects. */
+/** The folder Flux applies, with the homelab's configuration (the benchmarks run it). */
 export const MANIFESTS_DIR = path.join(__dirname, '..', '..', 'k3s', 'manifests', 'fail2ban');
 
 /** What the lab takes from the synthesized manifests. */
@@ -31,13 +33,13 @@ export function readSynthesized(dir: string = MANIFESTS_DIR): SynthesizedConfig 
 }
 
 /**
- * The synthesized configuration of the homelab with some props changed: rendered to manifests, written to a
+ * The synthesized configuration of the test fixture with some props changed: rendered to manifests, written to a
  * temporary folder and read back like the committed one, so the lab runs YAML, not TypeScript objects.
  */
-export function synthesizeVariant(props: Partial<Fail2banProps>): SynthesizedConfig {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fail2ban-variant-'));
+export function synthesize(changes: Partial<Fail2banProps> = {}): SynthesizedConfig {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fail2ban-synth-'));
   try {
-    for (const [name, content] of Object.entries(renderManifests(buildApp({ ...homelab, ...props }).manifests.toJson()))) {
+    for (const [name, content] of Object.entries(renderManifests(buildApp(fixture(changes)).manifests.toJson()))) {
       fs.writeFileSync(path.join(dir, name), content);
     }
     return readSynthesized(dir);
@@ -50,8 +52,8 @@ export function synthesizeVariant(props: Partial<Fail2banProps>): SynthesizedCon
 export interface LabOptions {
   /** Name of the lab's network namespace; also a prefix of its temporary directory. */
   readonly name: string;
-  /** The configuration to run. @default the committed manifests */
-  readonly config?: SynthesizedConfig;
+  /** The configuration to run: `synthesize(…)` in tests, `readSynthesized()` (the committed one) in benchmarks. */
+  readonly config: SynthesizedConfig;
   /** A further `jail.d` file read after `jail.local`, to override settings as a user's own file would. @default none */
   readonly jailOverrides?: string;
   /** Run fail2ban-server with only these capabilities (e.g. `['net_admin', 'net_raw']`) and no new privileges. @default all of root's */
@@ -60,20 +62,6 @@ export interface LabOptions {
 
 function run(command: string, args: string[], input?: string): string {
   return execFileSync(command, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
-}
-
-/**
- * Waits until `check` is true, polling every 100 ms; throws with `what` after `timeoutMs`. Checks that run
- * fail2ban-client start a Python process each (~150 ms of CPU), so a faster poll would starve fail2ban itself.
- */
-export async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 /**
@@ -108,7 +96,7 @@ export class Fail2banLab {
   private server?: ChildProcess;
 
   private constructor(options: LabOptions) {
-    const config = options.config ?? readSynthesized();
+    const config = options.config;
     this.netns = options.name;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `${options.name}-`));
     this.confDir = path.join(this.dir, 'etc');

@@ -3,19 +3,21 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { FIXTURE_SSHD } from '../fixture';
 import { FakeKubeApi } from './fake-kube-api';
-import { Fail2banLab, SynthesizedConfig, sshdFailedPassword, synthesizeVariant, syslogTime, waitFor } from './lab';
+import { Fail2banLab, SynthesizedConfig, sshdFailedPassword, synthesize, syslogTime } from './lab';
+import { waitFor } from './wait';
 
-/** The homelab's nodes. */
+/** The lab's nodes, named like a small k3s cluster's. */
 export const NODE_NAMES = ['k3s-server', 'k3s-agent-1', 'k3s-agent-2'] as const;
 export type NodeName = (typeof NODE_NAMES)[number];
 
 /** The ServiceAccount the sidecars' tokens belong to. */
 export const SERVICE_ACCOUNT = 'system:serviceaccount:fail2ban:fail2ban';
 
-/** The homelab with ban sharing of sshd; the cluster block (never banned) is 192.0.2.240/28. */
+/** The test fixture with ban sharing of sshd; the cluster block (never banned) is 192.0.2.240/28. */
 export function sharingConfig(): SynthesizedConfig {
-  return synthesizeVariant({ cluster: { nodeAddresses: ['192.0.2.240/28'] }, banSharing: { kubernetesVersion: '1.31', jails: ['sshd'] } });
+  return synthesize({ cluster: { nodeAddresses: ['192.0.2.240/28'] }, banSharing: { kubernetesVersion: '1.31', jails: ['sshd'] } });
 }
 
 /** A change of the nftables ruleset, as `nft monitor` reported it, with when the lab saw it. */
@@ -149,13 +151,13 @@ export class SharingNode {
   }
 
   /** sshd failure lines from `ip` as auth.log has them, one sshd process each (the filter merges lines of one PID). */
-  sshdFailureLines(ip: string, count = 3): string[] {
+  sshdFailureLines(ip: string, count = FIXTURE_SSHD.maxRetry!): string[] {
     const time = syslogTime(this.env.TZ ?? 'UTC');
     return Array.from({ length: count }, () => sshdFailedPassword(time, this.name, ++sshdPid, ip, 40000 + (sshdPid % 20000)));
   }
 
-  /** Appends enough sshd failures from `ip` to auth.log for a ban (maxretry is 3). */
-  sshdFailures(ip: string, count = 3): void {
+  /** Appends enough sshd failures from `ip` to auth.log for a ban (the fixture's maxretry). */
+  sshdFailures(ip: string, count = FIXTURE_SSHD.maxRetry!): void {
     this.server.appendLog('/var/log/host/auth.log', this.sshdFailureLines(ip, count));
   }
 
