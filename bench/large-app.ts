@@ -1,6 +1,6 @@
 // A synthetic configuration of 50 jails and 50 filters, run through the same synth as src/main.ts.
 import { App, Chart, Duration } from 'cdk8s';
-import { hostLog } from '../src/config/log-path';
+import { hostLog } from '../src/model/log-path';
 import { Fail2ban } from '../src/fail2ban';
 import { homelab, paths } from '../src/main';
 import { runSynth } from '../src/synth/cli';

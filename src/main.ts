@@ -1,11 +1,11 @@
 import { App, Chart, Duration } from 'cdk8s';
-import { K3S_POD_CIDR, K3S_SERVICE_CIDR } from './config/cluster';
-import { k3sApiserverAuditJail, k3sAuditPolicy } from './config/k3s-audit';
-import { hostLog } from './config/log-path';
+import { K3S_POD_CIDR, K3S_SERVICE_CIDR } from './model/cluster';
+import { k3sApiserverAuditJail, k3sAuditPolicy } from './model/k3s-audit';
+import { hostLog } from './model/log-path';
 import { Fail2ban, Fail2banProps } from './fail2ban';
 import { FluxKustomization, FluxKustomizationProps } from './flux/kustomization';
 import { SynthPaths, runSynth } from './synth/cli';
-import { SynthOutput } from './synth/manifests';
+import { SynthOutput } from './outputs/manifests';
 
 /** Where the generated files go in this repository. */
 export const paths: SynthPaths = {

@@ -1,13 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BansConfig, bansConfig, labelSelector } from '../src/bans/config';
+import { BansSettings, bansSettings, labelSelector } from '../src/bans/settings';
 import { coverage } from '../src/bans/coverage';
 import { execFileKubectl } from '../src/bans/kubectl';
 import { runBans } from '../src/bans/run';
 import { normalizeAddress } from '../src/bans/validate';
-import { FILTERS_DIR } from '../src/config/filter';
-import { hostLog } from '../src/config/log-path';
+import { FILTERS_DIR } from '../src/model/filter';
+import { hostLog } from '../src/model/log-path';
 import { Fail2banServers } from './fail2ban-servers';
 import { describeWithTools } from './fail2ban-tools';
 import { FIXTURE } from './fixture';
@@ -17,7 +17,7 @@ const STAND_IN = path.join(__dirname, 'bans', 'kubectl');
 const CLUSTER: { nodes: any[]; pods: any[] } = JSON.parse(fs.readFileSync(path.join(__dirname, 'bans', 'cluster.json'), 'utf8'));
 const NODES = ['k3s-agent-1', 'k3s-agent-2', 'k3s-server'];
 const POD_OF: Record<string, string> = { 'k3s-server': 'fail2ban-7xk2p', 'k3s-agent-1': 'fail2ban-9d3lq', 'k3s-agent-2': 'fail2ban-m4w8r' };
-const config = bansConfig(FIXTURE);
+const config = bansSettings(FIXTURE);
 
 interface Run {
   readonly code: number;
@@ -30,7 +30,7 @@ interface Run {
 interface RunOptions {
   /** The cluster kubectl sees. @default test/bans/cluster.json */
   readonly cluster?: { nodes: any[]; pods: any[] };
-  readonly config?: BansConfig;
+  readonly config?: BansSettings;
   /** The stand-in's server directory. @default none: any exec fails */
   readonly servers?: Fail2banServers;
   /** A pod whose exec never returns. */
@@ -99,7 +99,7 @@ describe('configuration from the constructs', () => {
   });
 
   test('leaves out disabled jails and adds every jail ignoreIp to the defaults', () => {
-    const custom = bansConfig({
+    const custom = bansSettings({
       ...FIXTURE,
       name: 'edge',
       jails: [
@@ -186,7 +186,7 @@ describe('validation: nothing reaches the cluster', () => {
 
   test.each(['198.51.100.200', '203.0.113.200', '192.0.2.70'])('refuses to ban %s, inside the cluster block (pods, services, nodes)', async (ip) => {
     const cluster = { podCidr: '198.51.100.128/25', serviceCidr: '203.0.113.128/25', nodeAddresses: ['192.0.2.64/27'] };
-    const run = await bans(['ban', '--jail', 'sshd', '--ip', ip], { config: bansConfig({ ...FIXTURE, cluster }) });
+    const run = await bans(['ban', '--jail', 'sshd', '--ip', ip], { config: bansSettings({ ...FIXTURE, cluster }) });
     expect(run).toMatchObject({ code: 2, calls: [] });
     expect(run.err).toContain('is inside ignoreIp');
   });
@@ -417,7 +417,7 @@ describeWithTools(['fail2ban-server', 'fail2ban-client'], 'against three real fa
   });
 
   describe('with ban sharing', () => {
-    const shared: BansConfig = { ...config, sharing: { group: 'fail2ban.homelab.internal', mirrors: { sshd: 'sshd-cluster' } } };
+    const shared: BansSettings = { ...config, sharing: { group: 'fail2ban.homelab.internal', mirrors: { sshd: 'sshd-cluster' } } };
 
     test('list shows origin and mirrored bans as one, and agrees', async () => {
       await servers.unbanAll();

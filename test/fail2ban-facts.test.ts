@@ -1,7 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { parseFail2banDuration } from '../src/config/duration';
-import { STOCK_ACTIONS, STOCK_FILTERS } from '../src/config/stock';
+import { parseFail2banDuration } from '../src/model/duration';
+import { STOCK_ACTIONS, STOCK_FILTERS } from '../src/validate/stock';
 import { describeWithTools } from './fail2ban-tools';
 
 const CONFIG = '/etc/fail2ban';

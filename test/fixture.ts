@@ -1,8 +1,8 @@
 import { Duration } from 'cdk8s';
-import { K3S_POD_CIDR, K3S_SERVICE_CIDR } from '../src/config/cluster';
-import { JailDefaults, JailProps } from '../src/config/jail';
-import { k3sApiserverAuditJail } from '../src/config/k3s-audit';
-import { hostLog } from '../src/config/log-path';
+import { K3S_POD_CIDR, K3S_SERVICE_CIDR } from '../src/model/cluster';
+import { JailDefaults, JailProps } from '../src/model/jail';
+import { k3sApiserverAuditJail } from '../src/model/k3s-audit';
+import { hostLog } from '../src/model/log-path';
 import { Fail2banProps } from '../src/fail2ban';
 
 // The cluster the library's tests run on. Its values are the tests' own, written here and never read from

@@ -3,9 +3,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { Fail2banProps } from '../src/fail2ban';
-import { parseIni as parseIniSections } from '../src/read/ini';
+import { parseIni as parseIniSections } from '../src/model/ini';
 import { buildApp } from '../src/main';
-import { ManifestFiles, renderManifests } from '../src/synth/manifests';
+import { ManifestFiles, renderManifests } from '../src/outputs/manifests';
 import { fixture } from './fixture';
 
 /** The files `npm run synth` would write for the test fixture with these props changed. */

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { buildApp, homelab, paths } from '../src/main';
 import { runSynth } from '../src/synth/cli';
-import { renderManifests } from '../src/synth/manifests';
+import { renderManifests } from '../src/outputs/manifests';
 import { describeWithTools } from './fail2ban-tools';
 import { Fail2banLab, readSynthesized } from './harness/lab';
 import { objectOf, parseDocs, parseIni, readTree, tempDir } from './helpers';

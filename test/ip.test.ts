@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { ipFamily } from '../src/config/ip';
+import { ipFamily } from '../src/model/ip';
 
 const ADDRESSES = ['192.0.2.1', '203.0.113.0', '198.51.100.255', '::', '::1', '2001:db8::1', '2001:db8:0:0:0:0:0:1', '::ffff:203.0.113.7', '2001:DB8::A'];
 const NOT_ADDRESSES = ['', 'a', 'example.com', '192.0.2', '192.0.2.1.5', '256.0.2.1', '01.0.2.1', '192.0.2.01', '198.51.100', '0xc0.0.2.1'];

@@ -1,12 +1,12 @@
 import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
-import { loadFilters } from '../src/config/filter';
-import { k3sApiserverAuditJail, k3sAuditPolicy } from '../src/config/k3s-audit';
+import { loadFilters } from '../src/model/filter';
+import { k3sApiserverAuditJail, k3sAuditPolicy } from '../src/model/k3s-audit';
 import { configHash } from '../src/k8s/config-map';
 import { CONFIG_HASH_ANNOTATION } from '../src/k8s/daemon-set';
 import { Fail2banProps } from '../src/fail2ban';
 import { buildApp } from '../src/main';
-import { GENERATED_HEADER } from '../src/synth/manifests';
+import { GENERATED_HEADER } from '../src/outputs/manifests';
 import { FIXTURE, fixture, withJail } from './fixture';
 import { objectOf, parseDocs, parseIni, synth } from './helpers';
 

@@ -1,10 +1,10 @@
 import { Duration } from 'cdk8s';
-import { renderOperationsDoc } from '../src/docs/operations';
-import { table } from '../src/docs/markdown';
+import { renderOperationsDoc } from '../src/outputs/docs/operations';
+import { table } from '../src/outputs/docs/markdown';
 import { Fail2banProps } from '../src/fail2ban';
 import { buildApp, paths } from '../src/main';
 import { K8sObject } from '../src/read/objects';
-import { renderManifests } from '../src/synth/manifests';
+import { renderManifests } from '../src/outputs/manifests';
 import { fixture, withJail } from './fixture';
 
 /** The document synth would write for the test fixture with these changes, from the same files it writes. */

@@ -1,7 +1,7 @@
 import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
-import { BAN_POLICY_NODE_VARIABLE, BAN_POLICY_VALIDATIONS, BAN_RECORD_RULES, banPolicyMatchCondition } from '../src/sharing/ledger';
+import { BAN_POLICY_NODE_VARIABLE, BAN_POLICY_VALIDATIONS, BAN_RECORD_RULES, banPolicyMatchCondition } from '../src/features/ban-sharing/ledger';
 
 interface Case {
   readonly expression: string;

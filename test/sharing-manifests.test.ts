@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
-import { Fail2banConfigError } from '../src/config/errors';
+import { Fail2banConfigError } from '../src/model/errors';
 import { Fail2banProps } from '../src/fail2ban';
 import { buildApp } from '../src/main';
-import { SIDECAR_PROGRAM_FILE } from '../src/sharing/sidecar';
+import { SIDECAR_PROGRAM_FILE } from '../src/features/ban-sharing/sidecar';
 import { FIXTURE, fixture } from './fixture';
 import { modelOf, objectOf, parseDocs, parseIni, synth } from './helpers';
 

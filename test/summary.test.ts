@@ -1,10 +1,10 @@
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
-import { loadFilters } from '../src/config/filter';
-import { JailProps } from '../src/config/jail';
+import { loadFilters } from '../src/model/filter';
+import { JailProps } from '../src/model/jail';
 import { CONFIG_HASH_ANNOTATION } from '../src/k8s/daemon-set';
-import { renderYamlFile } from '../src/synth/manifests';
-import { summarizeChanges } from '../src/synth/summary';
+import { renderYamlFile } from '../src/outputs/manifests';
+import { summarizeChanges } from '../src/outputs/summary';
 import { FIXTURE_AUDIT, FIXTURE_DEFAULTS, FIXTURE_K3S_APISERVER, FIXTURE_SSHD } from './fixture';
 import { objectOf, synth } from './helpers';
 

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { Fail2banProps } from '../src/fail2ban';
 import { buildApp, paths } from '../src/main';
 import { runSynth } from '../src/synth/cli';
-import { renderYamlFile } from '../src/synth/manifests';
+import { renderYamlFile } from '../src/outputs/manifests';
 import { fixture, withJail } from './fixture';
 import { readTree, synth, tempDir } from './helpers';
 

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { BansConfig } from './config';
+import { BansSettings } from './settings';
 import { BanAction } from './fail2ban-client';
 import { BansUsageError, checkJail, checkNotIgnored, parseAddress } from './validate';
 
@@ -87,7 +87,7 @@ function parseKind(positionals: string[]): 'list' | BanAction {
 }
 
 /** The command line, fully validated: nothing reaches the cluster unless this returns. */
-export function parseCommand(argv: string[], config: BansConfig): BansCommand {
+export function parseCommand(argv: string[], config: BansSettings): BansCommand {
   const { values, positionals } = parse(argv);
   if (values.help) {
     return { kind: 'help' };

@@ -1,6 +1,6 @@
 import { NodeGap } from './coverage';
 import { BanAction } from './fail2ban-client';
-import { mirrorJailName } from '../sharing/options';
+import { mirrorJailName } from '../features/ban-sharing/options';
 
 /** What a ban or unban did on one node: `changed`/`unchanged` are verified by reading the ban list back. */
 export interface ChangeOutcome {

@@ -1,9 +1,9 @@
 import { appendFileSync } from 'node:fs';
 import { BANS_USAGE, BansCommand, parseCommand } from './args';
-import { BansConfig, labelSelector } from './config';
+import { BansSettings, labelSelector } from './settings';
 import { coverage, Coverage, NodeGap, PodTarget } from './coverage';
 import { BanAction, banListArgs, changeArgs, parseBanList, parseChangeCount } from './fail2ban-client';
-import { banRecordName } from '../sharing/options';
+import { banRecordName } from '../features/ban-sharing/options';
 import { callFailure, ClusterError, deleteBanRecord, execFail2banClient, getNodes, getPods, KubectlRunner } from './kubectl';
 import {
   changeMarkdown,
@@ -36,7 +36,7 @@ type ListCommand = Extract<BansCommand, { kind: 'list' }>;
 /** A pod's ban list, or why it could not be read. */
 type BanListRead = { readonly addresses: string[] } | { readonly failure: string };
 
-async function discover(deps: BansDeps, command: ClusterCommand, config: BansConfig): Promise<Coverage> {
+async function discover(deps: BansDeps, command: ClusterCommand, config: BansSettings): Promise<Coverage> {
   const [nodes, pods] = await Promise.all([
     getNodes(deps.kubectl, command.timeoutSeconds),
     getPods(deps.kubectl, command.namespace, labelSelector(config.selector), command.timeoutSeconds),
@@ -108,7 +108,7 @@ async function deleteSharedRecord(deps: BansDeps, command: ChangeCommand, group:
     : { note: `FAILED to delete the shared ban record ${name}: ${failure}`, failed: true };
 }
 
-async function runChange(deps: BansDeps, command: ChangeCommand, reached: Coverage, config: BansConfig): Promise<number> {
+async function runChange(deps: BansDeps, command: ChangeCommand, reached: Coverage, config: BansSettings): Promise<number> {
   // Unbanning a shared jail's address deletes its ledger record first, so that no sidecar applies it again, and
   // then unbans it on every node from the jail and from its mirror.
   const mirror = command.kind === 'unban' ? config.sharing?.mirrors[command.jail] : undefined;
@@ -166,7 +166,7 @@ function jailBans(jail: string, reads: JailRead[]): JailBans {
   return { jail, addresses, unreadable };
 }
 
-async function runList(deps: BansDeps, command: ListCommand, reached: Coverage, config: BansConfig): Promise<number> {
+async function runList(deps: BansDeps, command: ListCommand, reached: Coverage, config: BansSettings): Promise<number> {
   const reads = await Promise.all(
     command.jails.flatMap((jail) =>
       reached.targets.map(async (target) => {
@@ -194,7 +194,7 @@ async function runList(deps: BansDeps, command: ListCommand, reached: Coverage, 
  * `npm run bans -- list|ban|unban …`: validates everything first (exit 2, no kubectl call), then asks every
  * fail2ban pod in parallel. Exit 0 only when every schedulable node took part and agrees.
  */
-export async function runBans(argv: string[], config: BansConfig, deps: BansDeps): Promise<number> {
+export async function runBans(argv: string[], config: BansSettings, deps: BansDeps): Promise<number> {
   let command: BansCommand;
   try {
     command = parseCommand(argv, config);

@@ -1,5 +1,5 @@
 import { BlockList } from 'node:net';
-import { ipFamily } from '../config/ip';
+import { ipFamily } from '../model/ip';
 
 /** A command line that must not run: nothing was sent to the cluster. The message names the problem and the fix. */
 export class BansUsageError extends Error {

@@ -1,6 +1,6 @@
 import { ApiObject, Duration } from 'cdk8s';
 import { Construct } from 'constructs';
-import { renderDuration } from '../config/duration';
+import { renderDuration } from '../model/duration';
 
 /** The Flux source a Kustomization reads. */
 export interface FluxSourceRef {

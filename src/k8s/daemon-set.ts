@@ -3,7 +3,7 @@ import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import * as k8s from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct } from 'constructs';
-import { CONTAINER_LOG_DIR, HOST_LOG_DIR } from '../config/log-path';
+import { CONTAINER_LOG_DIR, HOST_LOG_DIR } from '../model/log-path';
 
 /** Pod-template annotation with the sha256 of the ConfigMap data: a new value rolls every pod. */
 export const CONFIG_HASH_ANNOTATION = 'fail2ban.cdk8s/config-sha256';

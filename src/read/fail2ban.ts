@@ -1,5 +1,5 @@
 import { DaemonSetObject, asDaemonSet } from './daemon-set';
-import { parseIni } from './ini';
+import { parseIni } from '../model/ini';
 import { JailLocalSection } from './jail-local';
 import { K8sObject, parseClusterObjects } from './objects';
 

@@ -1,4 +1,4 @@
-import { IniSection } from './ini';
+import { IniSection } from '../model/ini';
 
 /** One section of `jail.local`: `[DEFAULT]` or a jail. */
 export type JailLocalSection = IniSection;

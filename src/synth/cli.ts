@@ -1,13 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Fail2banConfigError } from '../config/errors';
+import { Fail2banConfigError } from '../model/errors';
 import { writeFileAtomically, writeTreeAtomically } from './atomic-write';
-import { diffFiles, formatChanges, readDir } from './diff';
-import { renderOperationsDoc } from '../docs/operations';
+import { diffFiles, formatChanges, readDir } from '../outputs/diff';
+import { renderOperationsDoc } from '../outputs/docs/operations';
 import { K8sObject } from '../read/objects';
-import { ManifestFiles, SynthOutput, renderManifests, renderYamlFile } from './manifests';
-import { summarizeChanges } from './summary';
+import { ManifestFiles, SynthOutput, renderManifests, renderYamlFile } from '../outputs/manifests';
+import { summarizeChanges } from '../outputs/summary';
 
 /** Where synth writes by default. */
 export interface SynthPaths {

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { Fail2banProps } from '../../src/fail2ban';
 import { buildApp } from '../../src/main';
-import { renderManifests } from '../../src/synth/manifests';
+import { renderManifests } from '../../src/outputs/manifests';
 import { fixture } from '../fixture';
 import { waitFor } from './wait';
 

@@ -1,7 +1,7 @@
 import dedent from 'ts-dedent';
-import { renderBanTime, renderDuration } from './duration';
-import { JailDefaults, JailProps, JailSettings } from './jail';
-import { PUBLISH_ACTION } from '../sharing/publish-action';
+import { renderBanTime, renderDuration } from '../model/duration';
+import { JailDefaults, JailProps, JailSettings } from '../model/jail';
+import { PUBLISH_ACTION } from '../features/ban-sharing/publish-action';
 
 /** The `jail.local` lines of the settings a section sets, in a fixed order. */
 function settingLines(settings: JailSettings): string[] {

@@ -1,5 +1,5 @@
-import { Volume, VolumeMount, describeToleration, describeVolumeSource, mountMode } from '../read/daemon-set';
-import { CONTAINER_DB_DIR } from '../k8s/daemon-set';
+import { Volume, VolumeMount, describeToleration, describeVolumeSource, mountMode } from '../../read/daemon-set';
+import { CONTAINER_DB_DIR } from '../../k8s/daemon-set';
 import { DeploymentFacts } from './facts';
 import { code, table } from './markdown';
 

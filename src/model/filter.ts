@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { packagePath } from './package-path';
 
 /** A fail2ban filter file shipped in the ConfigMap and mounted into `filter.d`. */
 export interface FilterFile {
@@ -10,7 +11,7 @@ export interface FilterFile {
 }
 
 /** The `filters/` directory of this package. */
-export const FILTERS_DIR = path.join(__dirname, '..', '..', 'filters');
+export const FILTERS_DIR = packagePath('filters');
 
 /** The ConfigMap key (and `filter.d` file name) of a filter. */
 export function filterFileName(filter: FilterFile): string {

@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Container, Quantity, Volume } from 'cdk8s-plus-28/lib/imports/k8s';
+import { packagePath } from '../../model/package-path';
 
 /** The sidecar's program in this repository; shipped in the ConfigMap under {@link SIDECAR_PROGRAM_KEY}. */
-export const SIDECAR_PROGRAM_FILE = path.join(__dirname, '..', '..', 'sharing', 'ban_sharing.py');
+export const SIDECAR_PROGRAM_FILE = packagePath('sharing', 'ban_sharing.py');
 export const SIDECAR_PROGRAM_KEY = 'ban_sharing.py';
 
 /** Shared by both containers (memory-backed): fail2ban's socket and the outbox of events. */

@@ -1,12 +1,12 @@
-import { BanSharingOptions, DEFAULT_BAN_GROUP, MIN_KUBERNETES_VERSION, mirrorJailName, parseKubernetesVersion, resolveBanSharing } from '../sharing/options';
-import { ClusterAddresses } from './cluster';
-import { BanTime, TimeSpan, banTimeSeconds, timeSpanSeconds } from './duration';
-import { FilterFile, filterFileName } from './filter';
-import { isPinned } from './image';
-import { ipFamily } from './ip';
+import { BanSharingOptions, DEFAULT_BAN_GROUP, MIN_KUBERNETES_VERSION, mirrorJailName, parseKubernetesVersion, resolveBanSharing } from '../features/ban-sharing/options';
+import { ClusterAddresses } from '../model/cluster';
+import { BanTime, TimeSpan, banTimeSeconds, timeSpanSeconds } from '../model/duration';
+import { FilterFile, filterFileName } from '../model/filter';
+import { isPinned } from '../model/image';
+import { ipFamily } from '../model/ip';
 import { checkFilterFile } from './filter-check';
-import { JailDefaults, JailProps, JailSettings } from './jail';
-import { CONTAINER_LOG_DIR } from './log-path';
+import { JailDefaults, JailProps, JailSettings } from '../model/jail';
+import { CONTAINER_LOG_DIR } from '../model/log-path';
 import { STOCK_ACTIONS, STOCK_FILTERS } from './stock';
 import { didYouMean } from './suggest';
 

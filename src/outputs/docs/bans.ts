@@ -1,5 +1,5 @@
 import dedent from 'ts-dedent';
-import { isJailEnabled, jailsOf } from '../read/jail-local';
+import { isJailEnabled, jailsOf } from '../../read/jail-local';
 import { DeploymentFacts } from './facts';
 import { code, table } from './markdown';
 

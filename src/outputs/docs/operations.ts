@@ -1,6 +1,6 @@
 import dedent from 'ts-dedent';
-import { K8sObject } from '../read/objects';
-import { GENERATED_HEADER } from '../synth/manifests';
+import { K8sObject } from '../../read/objects';
+import { GENERATED_HEADER } from '../manifests';
 import { bansSection } from './bans';
 import { architectureDiagram } from './diagram';
 import { DeploymentFacts, deploymentFacts } from './facts';

@@ -1,5 +1,5 @@
-import { parseIni } from '../read/ini';
-import { FilterFile, filterFileName } from './filter';
+import { parseIni } from '../model/ini';
+import { FilterFile, filterFileName } from '../model/filter';
 
 /** fail2ban's tags that capture the address (or failure id) to ban. */
 const HOST_TAG = /<(?:HOST|ADDR|IP4|IP6|SUBNET|DNS|F-(?:ID|IP4|IP6|ADDR|SUBNET|DNS)\/?)>/;

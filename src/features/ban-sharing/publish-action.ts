@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { packagePath } from '../../model/package-path';
 
 /** The action that hands a shared jail's bans to the ban-sharing sidecar, as jail.local names it. */
 export const PUBLISH_ACTION = 'cluster-publish';
@@ -8,7 +8,7 @@ export const PUBLISH_ACTION = 'cluster-publish';
 export const PUBLISH_ACTION_KEY = `${PUBLISH_ACTION}.conf`;
 
 /** The action in this repository, in fail2ban's action.d format. */
-export const PUBLISH_ACTION_FILE = path.join(__dirname, '..', '..', 'sharing', PUBLISH_ACTION_KEY);
+export const PUBLISH_ACTION_FILE = packagePath('sharing', PUBLISH_ACTION_KEY);
 
 /** The action's text. */
 export function publishAction(): string {

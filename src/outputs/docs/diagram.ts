@@ -1,5 +1,5 @@
 import dedent from 'ts-dedent';
-import { CONTAINER_LOG_DIR, HOST_LOG_DIR } from '../config/log-path';
+import { CONTAINER_LOG_DIR, HOST_LOG_DIR } from '../../model/log-path';
 import { DeploymentFacts } from './facts';
 import { MANAGE_WORKFLOW } from './bans';
 

@@ -1,5 +1,5 @@
 import dedent from 'ts-dedent';
-import { DEFAULT_SECTION, JailLocalSection, defaultsOf, isJailEnabled, jailsOf } from '../read/jail-local';
+import { DEFAULT_SECTION, JailLocalSection, defaultsOf, isJailEnabled, jailsOf } from '../../read/jail-local';
 import { code, table } from './markdown';
 
 // What an operator needs to know about the settings the typed config can set.

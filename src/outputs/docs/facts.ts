@@ -1,8 +1,8 @@
-import { CONTAINER_DB_DIR } from '../k8s/daemon-set';
-import { Container, DaemonSetObject, VolumeMount, Volume, configHashOf } from '../read/daemon-set';
-import { readObjects } from '../read/fail2ban';
-import { JailLocalSection } from '../read/jail-local';
-import { K8sObject } from '../read/objects';
+import { CONTAINER_DB_DIR } from '../../k8s/daemon-set';
+import { Container, DaemonSetObject, VolumeMount, Volume, configHashOf } from '../../read/daemon-set';
+import { readObjects } from '../../read/fail2ban';
+import { JailLocalSection } from '../../read/jail-local';
+import { K8sObject } from '../../read/objects';
 
 /** The Flux Kustomization that applies the manifests folder. */
 export interface FluxFacts {

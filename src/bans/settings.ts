@@ -2,7 +2,7 @@ import { App, Chart } from 'cdk8s';
 import { Fail2ban, Fail2banProps } from '../fail2ban';
 
 /** What the ban CLI needs to know about the deployed fail2ban. */
-export interface BansConfig {
+export interface BansSettings {
   /** Namespace of the DaemonSet: the default of `--namespace`. */
   readonly namespace: string;
   /** Labels that select the fail2ban pods. */
@@ -26,7 +26,7 @@ export function labelSelector(labels: Record<string, string>): string {
  * The CLI's view of a deployment, taken from the construct that renders it, so the selector cannot drift from the
  * DaemonSet's. A jail's own ignoreIp replaces the defaults in fail2ban; refusing the union is the safe side.
  */
-export function bansConfig(props: Fail2banProps): BansConfig {
+export function bansSettings(props: Fail2banProps): BansSettings {
   const fail2ban = new Fail2ban(new Chart(new App(), 'bans'), 'fail2ban', props);
   const enabled = props.jails.filter((jail) => jail.enabled !== false);
   const ignoreIp = [...fail2ban.neverBan, ...enabled.flatMap((jail) => jail.ignoreIp ?? [])];

@@ -1,6 +1,6 @@
 import { Duration } from 'cdk8s';
-import { banTimeSeconds } from '../config/duration';
-import { JailDefaults, JailProps } from '../config/jail';
+import { banTimeSeconds } from '../../model/duration';
+import { JailDefaults, JailProps } from '../../model/jail';
 import { mirrorJailName } from './options';
 
 /** fail2ban's own bantime when neither a jail nor `[DEFAULT]` sets one. */

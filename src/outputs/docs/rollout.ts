@@ -1,5 +1,5 @@
 import dedent from 'ts-dedent';
-import { CONFIG_HASH_ANNOTATION } from '../k8s/daemon-set';
+import { CONFIG_HASH_ANNOTATION } from '../../k8s/daemon-set';
 import { DeploymentFacts } from './facts';
 import { code } from './markdown';
 
