@@ -10,6 +10,7 @@ import { FILTERS_DIR } from '../src/model/filter';
 import { hostLog } from '../src/model/log-path';
 import { Fail2banServers } from './fail2ban-servers';
 import { describeWithTools } from './fail2ban-tools';
+import { banRecordName } from '../src/features/ban-sharing/options';
 import { FIXTURE } from './fixture';
 import { tempDir } from './helpers';
 
@@ -94,6 +95,7 @@ describe('configuration from the constructs', () => {
       jails: ['sshd', 'k3s-apiserver'],
       // The fixture's ignoreip, then the cluster block's pod and service networks.
       ignoreIp: ['127.0.0.1/8', '::1', '100.64.0.0/10', '10.42.0.0/16', '10.43.0.0/16'],
+      mirrors: {},
     });
     expect(labelSelector(config.selector)).toBe('app.kubernetes.io/name=fail2ban,app.kubernetes.io/instance=fail2ban');
   });
@@ -110,6 +112,13 @@ describe('configuration from the constructs', () => {
     expect(custom.jails).toEqual(['sshd']);
     expect(custom.ignoreIp).toEqual(['127.0.0.1/8', '::1', '100.64.0.0/10', '10.42.0.0/16', '10.43.0.0/16', '192.0.2.0/24']);
     expect(custom.selector['app.kubernetes.io/instance']).toBe('edge');
+  });
+
+  test('with ban sharing: the mirror jails, and the ledger records an unban deletes', () => {
+    const shared = bansSettings({ ...FIXTURE, cluster: { nodeAddresses: ['192.0.2.240/28'] }, banSharing: { kubernetesVersion: '1.31', jails: ['sshd'] } });
+    expect(shared.mirrors).toEqual({ sshd: 'sshd-cluster' });
+    expect(shared.ledger?.group).toBe('fail2ban.homelab.internal');
+    expect(shared.ledger?.recordName('sshd', '2001:db8::7')).toBe('sshd.v6-2001-db8--7');
   });
 
   test('writes addresses the way fail2ban lists them', () => {
@@ -417,7 +426,7 @@ describeWithTools(['fail2ban-server', 'fail2ban-client'], 'against three real fa
   });
 
   describe('with ban sharing', () => {
-    const shared: BansSettings = { ...config, sharing: { group: 'fail2ban.homelab.internal', mirrors: { sshd: 'sshd-cluster' } } };
+    const shared: BansSettings = { ...config, mirrors: { sshd: 'sshd-cluster' }, ledger: { group: 'fail2ban.homelab.internal', recordName: banRecordName } };
 
     test('list shows origin and mirrored bans as one, and agrees', async () => {
       await servers.unbanAll();

@@ -3,7 +3,7 @@ import { K3S_POD_CIDR, K3S_SERVICE_CIDR } from '../src/model/cluster';
 import { JailDefaults, JailProps } from '../src/model/jail';
 import { k3sApiserverAuditJail } from '../src/model/k3s-audit';
 import { hostLog } from '../src/model/log-path';
-import { Fail2banProps } from '../src/fail2ban';
+import { Fail2banProps } from '../src/resolve/props';
 
 // The cluster the library's tests run on. Its values are the tests' own, written here and never read from
 // src/main.ts: a user who changes the homelab's settings changes no test but the homelab's (test/homelab.test.ts).

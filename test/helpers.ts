@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { Fail2banProps } from '../src/fail2ban';
+import { Fail2banProps } from '../src/resolve/props';
 import { parseIni as parseIniSections } from '../src/model/ini';
 import { buildApp } from '../src/main';
 import { ManifestFiles, renderManifests } from '../src/outputs/manifests';

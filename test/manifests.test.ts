@@ -1,12 +1,13 @@
-import { Duration } from 'cdk8s';
+import { App, Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { loadFilters } from '../src/model/filter';
 import { k3sApiserverAuditJail, k3sAuditPolicy } from '../src/model/k3s-audit';
 import { configHash } from '../src/k8s/config-map';
 import { CONFIG_HASH_ANNOTATION } from '../src/k8s/daemon-set';
-import { Fail2banProps } from '../src/fail2ban';
+import { Fail2banProps } from '../src/resolve/props';
 import { buildApp } from '../src/main';
-import { GENERATED_HEADER } from '../src/outputs/manifests';
+import { Fail2ban } from '../src/fail2ban';
+import { GENERATED_HEADER, renderManifests } from '../src/outputs/manifests';
 import { FIXTURE, fixture, withJail } from './fixture';
 import { objectOf, parseDocs, parseIni, synth } from './helpers';
 
@@ -229,6 +230,22 @@ describe('daemon set', () => {
     expect(container.readinessProbe.exec.command).toEqual(['fail2ban-client', 'ping']);
   });
 
+  test("a probe's timing comes from the props; what they leave out keeps its default", () => {
+    const probed = objectOf(synth({ probes: { liveness: { periodSeconds: Duration.minutes(1) } } }), 'DaemonSet').spec.template.spec.containers[0];
+    expect(probed.livenessProbe).toEqual({ ...container.livenessProbe, periodSeconds: 60 });
+    expect(probed.readinessProbe).toEqual(container.readinessProbe);
+    expect(container.livenessProbe).toMatchObject({ initialDelaySeconds: 30, periodSeconds: 30, timeoutSeconds: 10, failureThreshold: 3 });
+  });
+
+  test('a host path from the props is mounted read-only unless it says otherwise', () => {
+    const generated = synth({ hostPathMounts: [{ hostPath: '/var/log/nginx', containerPath: '/mnt/nginx-logs' }, { hostPath: '/run/app.sock', containerPath: '/run/app.sock', type: kplus.HostPathVolumeType.SOCKET, readOnly: false }] });
+    const spec = objectOf(generated, 'DaemonSet').spec.template.spec;
+    expect(spec.volumes).toContainEqual({ name: 'host-mnt-nginx-logs', hostPath: { path: '/var/log/nginx', type: 'Directory' } });
+    expect(spec.containers[0].volumeMounts).toContainEqual({ name: 'host-mnt-nginx-logs', mountPath: '/mnt/nginx-logs', readOnly: true });
+    expect(spec.volumes).toContainEqual({ name: 'host-run-app-sock', hostPath: { path: '/run/app.sock', type: 'Socket' } });
+    expect(spec.containers[0].volumeMounts).toContainEqual({ name: 'host-run-app-sock', mountPath: '/run/app.sock', readOnly: false });
+  });
+
   test('requests little and limits memory instead of the cdk8s-plus defaults', () => {
     expect(container.resources).toEqual({ requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } });
   });
@@ -286,6 +303,16 @@ describe('config hash annotation', () => {
   test('changes when a filter changes by one byte', () => {
     const filters = loadFilters().map((f) => (f.name === 'k3s-apiserver' ? { ...f, content: `${f.content} ` } : f));
     expect(hashOf(synth({ filters }))).not.toBe(hashOf(files));
+  });
+
+  test('counts files added after construction: the hash is taken when the pod template renders', () => {
+    const chart = new Chart(new App(), 'late');
+    const fail2ban = new Fail2ban(chart, 'fail2ban', FIXTURE);
+    fail2ban.addConfigFile('extra.conf', '[Definition]\n', '/data/action.d/extra.conf');
+    const late = renderManifests(chart.toJson());
+    expect(objectOf(late, 'ConfigMap').data['extra.conf']).toBe('[Definition]\n');
+    expect(hashOf(late)).toBe(configHash(objectOf(late, 'ConfigMap').data));
+    expect(hashOf(late)).not.toBe(hashOf(files));
   });
 
   test('does not change for settings outside the config map', () => {

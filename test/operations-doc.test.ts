@@ -1,7 +1,7 @@
 import { Duration } from 'cdk8s';
 import { renderOperationsDoc } from '../src/outputs/docs/operations';
 import { table } from '../src/outputs/docs/markdown';
-import { Fail2banProps } from '../src/fail2ban';
+import { Fail2banProps } from '../src/resolve/props';
 import { buildApp, paths } from '../src/main';
 import { K8sObject } from '../src/read/objects';
 import { renderManifests } from '../src/outputs/manifests';

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { Fail2banConfigError } from '../src/model/errors';
-import { Fail2banProps } from '../src/fail2ban';
+import { Fail2banProps } from '../src/resolve/props';
 import { buildApp } from '../src/main';
 import { SIDECAR_PROGRAM_FILE } from '../src/features/ban-sharing/sidecar';
 import { FIXTURE, fixture } from './fixture';

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Fail2banProps } from '../src/fail2ban';
+import { Fail2banProps } from '../src/resolve/props';
 import { buildApp, paths } from '../src/main';
 import { runSynth } from '../src/synth/cli';
 import { renderYamlFile } from '../src/outputs/manifests';

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Duration } from 'cdk8s';
 import { Fail2banConfigError } from '../src/model/errors';
 import { loadFilters } from '../src/model/filter';
-import { Fail2banProps } from '../src/fail2ban';
+import { Fail2banProps } from '../src/resolve/props';
 import { buildApp, paths } from '../src/main';
 import { runSynth } from '../src/synth/cli';
 import { FIXTURE, fixture, withJail } from './fixture';
@@ -257,6 +257,17 @@ describe('ports', () => {
 
   test.each(['0', '70000', '22;reboot', '9000:8000'])('"%s" is refused', (port) => {
     expectOneProblem(sshd({ port }), `port "${port}" has invalid entries`, 'ranges FROM:TO');
+  });
+});
+
+describe('hostPathMounts', () => {
+  test.each([
+    [{ hostPath: '/var/log/../../etc', containerPath: '/mnt/x' }, "hostPath \"/var/log/../../etc\" is not an absolute path without '..'"],
+    [{ hostPath: 'var/log/nginx', containerPath: '/mnt/x' }, 'hostPath "var/log/nginx" is not an absolute path'],
+    [{ hostPath: '/var/log/nginx', containerPath: '/mnt/a b' }, 'containerPath is not an absolute path'],
+    [{ hostPath: '/var/log/nginx', containerPath: '/data/filter.d' }, 'containerPath is where the host logs or the image'],
+  ])('%j is refused', (mount, fragment) => {
+    expectOneProblem({ hostPathMounts: [mount] }, `hostPathMounts "${mount.containerPath}"`, fragment);
   });
 });
 

@@ -1,6 +1,5 @@
 import { NodeGap } from './coverage';
 import { BanAction } from './fail2ban-client';
-import { mirrorJailName } from '../features/ban-sharing/options';
 
 /** What a ban or unban did on one node: `changed`/`unchanged` are verified by reading the ban list back. */
 export interface ChangeOutcome {
@@ -40,6 +39,8 @@ export interface JailBans {
   readonly addresses: AddressRow[];
   /** Nodes whose list could not be read. */
   readonly unreadable: NodeGap[];
+  /** The jail holding the bans other nodes shared, when there is one. @default none */
+  readonly mirror?: string;
 }
 
 /** The outcome of `list`. */
@@ -155,7 +156,7 @@ function jailSection(jail: JailBans, nodes: string[]): Section {
   const answered = nodes.filter((node) => !unreadable.has(node)).length;
   const notes = [
     ...(jail.addresses.length === 0 ? [answered > 0 ? 'No banned addresses.' : 'No node answered.'] : []),
-    ...(shared ? [`✓: banned by that node's own jail (origin); mirrored: shared by another node, held in ${mirrorJailName(jail.jail)}.`] : []),
+    ...(shared ? [`✓: banned by that node's own jail (origin); mirrored: shared by another node, held in ${jail.mirror}.`] : []),
     ...jail.unreadable.map((gap) => `Could not read the ban list of ${gap.node}: ${oneLine(gap.reason)}.`),
     ...drift.map(
       (row) =>

@@ -3,7 +3,6 @@ import { BANS_USAGE, BansCommand, parseCommand } from './args';
 import { BansSettings, labelSelector } from './settings';
 import { coverage, Coverage, NodeGap, PodTarget } from './coverage';
 import { BanAction, banListArgs, changeArgs, parseBanList, parseChangeCount } from './fail2ban-client';
-import { banRecordName } from '../features/ban-sharing/options';
 import { callFailure, ClusterError, deleteBanRecord, execFail2banClient, getNodes, getPods, KubectlRunner } from './kubectl';
 import {
   changeMarkdown,
@@ -100,9 +99,9 @@ function combine(outcomes: ChangeOutcome[]): ChangeOutcome {
 }
 
 /** Deletes the ledger record of a shared ban: what happened, as a note, and whether it failed. */
-async function deleteSharedRecord(deps: BansDeps, command: ChangeCommand, group: string): Promise<{ note: string; failed: boolean }> {
-  const name = banRecordName(command.jail, command.address);
-  const failure = await deleteBanRecord(deps.kubectl, command.namespace, group, name, command.timeoutSeconds);
+async function deleteSharedRecord(deps: BansDeps, command: ChangeCommand, ledger: NonNullable<BansSettings['ledger']>): Promise<{ note: string; failed: boolean }> {
+  const name = ledger.recordName(command.jail, command.address);
+  const failure = await deleteBanRecord(deps.kubectl, command.namespace, ledger.group, name, command.timeoutSeconds);
   return failure === undefined
     ? { note: `Shared ban record ${name} deleted (or there was none): no node applies it again.`, failed: false }
     : { note: `FAILED to delete the shared ban record ${name}: ${failure}`, failed: true };
@@ -111,8 +110,8 @@ async function deleteSharedRecord(deps: BansDeps, command: ChangeCommand, group:
 async function runChange(deps: BansDeps, command: ChangeCommand, reached: Coverage, config: BansSettings): Promise<number> {
   // Unbanning a shared jail's address deletes its ledger record first, so that no sidecar applies it again, and
   // then unbans it on every node from the jail and from its mirror.
-  const mirror = command.kind === 'unban' ? config.sharing?.mirrors[command.jail] : undefined;
-  const record = mirror && config.sharing ? await deleteSharedRecord(deps, command, config.sharing.group) : undefined;
+  const mirror = command.kind === 'unban' ? config.mirrors[command.jail] : undefined;
+  const record = mirror && config.ledger ? await deleteSharedRecord(deps, command, config.ledger) : undefined;
   const jails = mirror ? [command.jail, mirror] : [command.jail];
   const outcomes = await Promise.all(
     reached.targets.map(async (target) => combine(await Promise.all(jails.map((jail) => changeOnPod(deps, command, target, jail))))),
@@ -142,7 +141,7 @@ interface JailRead {
  * One jail's lists from every pod, turned around: per address, the nodes that ban it and the ones that do not. A
  * shared jail counts its mirror's bans too, marked as mirrored: a node holds another node's ban there.
  */
-function jailBans(jail: string, reads: JailRead[]): JailBans {
+function jailBans(jail: string, reads: JailRead[], mirror: string | undefined): JailBans {
   const answered: { node: string; addresses: string[]; mirrored: string[] }[] = [];
   const unreadable: NodeGap[] = [];
   for (const { target, read, mirror } of reads) {
@@ -163,14 +162,14 @@ function jailBans(jail: string, reads: JailRead[]): JailBans {
       missingOn: answered.filter((node) => !node.addresses.includes(address)).map((node) => node.node),
       mirroredOn: answered.filter((node) => node.mirrored.includes(address)).map((node) => node.node),
     }));
-  return { jail, addresses, unreadable };
+  return { jail, addresses, unreadable, ...(mirror && { mirror }) };
 }
 
 async function runList(deps: BansDeps, command: ListCommand, reached: Coverage, config: BansSettings): Promise<number> {
   const reads = await Promise.all(
     command.jails.flatMap((jail) =>
       reached.targets.map(async (target) => {
-        const mirror = config.sharing?.mirrors[jail];
+        const mirror = config.mirrors[jail];
         const [read, mirrorRead] = await Promise.all([
           readBanList(deps, command, target.pod, jail),
           mirror === undefined ? undefined : readBanList(deps, command, target.pod, mirror),
@@ -181,7 +180,7 @@ async function runList(deps: BansDeps, command: ListCommand, reached: Coverage, 
   );
   const report: ListReport = {
     nodes: reached.targets.map((target) => target.node),
-    jails: command.jails.map((jail) => jailBans(jail, reads.filter((read) => read.jail === jail))),
+    jails: command.jails.map((jail) => jailBans(jail, reads.filter((read) => read.jail === jail), config.mirrors[jail])),
     gaps: reached.gaps,
     cordoned: reached.cordoned,
   };

@@ -1,5 +1,6 @@
-import { App, Chart } from 'cdk8s';
-import { Fail2ban, Fail2banProps } from '../fail2ban';
+import { BansAdditions } from '../features/feature';
+import { Fail2banProps } from '../resolve/props';
+import { resolveFail2ban } from '../resolve/resolve';
 
 /** What the ban CLI needs to know about the deployed fail2ban. */
 export interface BansSettings {
@@ -11,8 +12,10 @@ export interface BansSettings {
   readonly jails: string[];
   /** Addresses and CIDR ranges no jail may ban: `ignoreIp` of the defaults, the cluster block, every enabled jail's. */
   readonly ignoreIp: string[];
-  /** With ban sharing: the ledger's API group, and each shared jail's mirror jail. @default no sharing */
-  readonly sharing?: { readonly group: string; readonly mirrors: Record<string, string> };
+  /** Jail → the jail holding the same bans received from other nodes: listed and unbanned with it. */
+  readonly mirrors: Readonly<Record<string, string>>;
+  /** Records whose deletion unbans a mirrored jail's address everywhere. @default none */
+  readonly ledger?: BansAdditions['ledger'];
 }
 
 /** Selector labels as `kubectl -l` takes them. */
@@ -23,18 +26,20 @@ export function labelSelector(labels: Record<string, string>): string {
 }
 
 /**
- * The CLI's view of a deployment, taken from the construct that renders it, so the selector cannot drift from the
- * DaemonSet's. A jail's own ignoreIp replaces the defaults in fail2ban; refusing the union is the safe side.
+ * The CLI's view of a deployment, resolved from the same props as the manifests, so the selector cannot drift from
+ * the DaemonSet's. A jail's own ignoreIp replaces the defaults in fail2ban; refusing the union is the safe side.
  */
 export function bansSettings(props: Fail2banProps): BansSettings {
-  const fail2ban = new Fail2ban(new Chart(new App(), 'bans'), 'fail2ban', props);
+  const config = resolveFail2ban(props);
   const enabled = props.jails.filter((jail) => jail.enabled !== false);
-  const ignoreIp = [...fail2ban.neverBan, ...enabled.flatMap((jail) => jail.ignoreIp ?? [])];
+  const additions = config.features.map((feature) => feature.bans?.(config) ?? {});
+  const ledger = additions.find((addition) => addition.ledger)?.ledger;
   return {
-    namespace: fail2ban.namespace,
-    selector: fail2ban.selectorLabels,
+    namespace: config.namespace,
+    selector: config.selectorLabels,
     jails: enabled.map((jail) => jail.name),
-    ignoreIp: [...new Set(ignoreIp)],
-    ...(fail2ban.banSharing && { sharing: { group: fail2ban.banSharing.group, mirrors: fail2ban.banSharing.mirrors } }),
+    ignoreIp: [...new Set([...config.neverBan, ...enabled.flatMap((jail) => jail.ignoreIp ?? [])])],
+    mirrors: Object.assign({}, ...additions.map((addition) => addition.mirrors ?? {})),
+    ...(ledger && { ledger }),
   };
 }

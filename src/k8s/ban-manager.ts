@@ -1,4 +1,4 @@
-import { Construct } from 'constructs';
+import { Lazy } from 'cdk8s';
 import {
   KubeClusterRole,
   KubeClusterRoleBinding,
@@ -6,7 +6,9 @@ import {
   KubeRoleBinding,
   KubeSecret,
   KubeServiceAccount,
+  PolicyRule,
 } from 'cdk8s-plus-28/lib/imports/k8s';
+import { Construct } from 'constructs';
 
 /** Props of {@link BanManagerAccess}. */
 export interface BanManagerAccessProps {
@@ -14,10 +16,8 @@ export interface BanManagerAccessProps {
   readonly namespace: string;
   /** Labels of every object. */
   readonly labels: Record<string, string>;
-  /** ServiceAccount the "Manage Fail2ban" runner uses. @default 'fail2ban-ban-manager' */
-  readonly serviceAccountName?: string;
-  /** With ban sharing, the ledger's API group: unbanning a shared ban deletes its record. @default no sharing */
-  readonly banGroup?: string;
+  /** ServiceAccount the "Manage Fail2ban" runner uses. */
+  readonly serviceAccountName: string;
 }
 
 /**
@@ -29,10 +29,15 @@ export class BanManagerAccess extends Construct {
   public readonly serviceAccountName: string;
   /** The Secret that holds the ServiceAccount's long-lived token for the runner's kubeconfig. */
   public readonly tokenSecretName: string;
+  private readonly rules: PolicyRule[] = [
+    { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
+    // kubectl before 1.30 execs with POST (create), newer ones over WebSocket with GET (get).
+    { apiGroups: [''], resources: ['pods/exec'], verbs: ['create', 'get'] },
+  ];
 
   constructor(scope: Construct, id: string, props: BanManagerAccessProps) {
     super(scope, id);
-    const name = props.serviceAccountName ?? 'fail2ban-ban-manager';
+    const name = props.serviceAccountName;
     const metadata = { name, namespace: props.namespace, labels: props.labels };
     const subjects = [{ kind: 'ServiceAccount', name, namespace: props.namespace }];
     this.serviceAccountName = name;
@@ -43,15 +48,8 @@ export class BanManagerAccess extends Construct {
       metadata: { ...metadata, name: this.tokenSecretName, annotations: { 'kubernetes.io/service-account.name': name } },
       type: 'kubernetes.io/service-account-token',
     });
-    new KubeRole(this, 'Role', {
-      metadata,
-      rules: [
-        { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
-        // kubectl before 1.30 execs with POST (create), newer ones over WebSocket with GET (get).
-        { apiGroups: [''], resources: ['pods/exec'], verbs: ['create', 'get'] },
-        ...(props.banGroup ? [{ apiGroups: [props.banGroup], resources: ['bans'], verbs: ['delete'] }] : []),
-      ],
-    });
+    // Rendered late: features add the rules the CLI needs for them (addRule).
+    new KubeRole(this, 'Role', { metadata, rules: Lazy.any({ produce: () => this.rules }) });
     new KubeRoleBinding(this, 'RoleBinding', { metadata, subjects, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name } });
     const clusterMetadata = { name, labels: props.labels };
     new KubeClusterRole(this, 'ClusterRole', {
@@ -63,5 +61,10 @@ export class BanManagerAccess extends Construct {
       subjects,
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
     });
+  }
+
+  /** Allows the runner one more thing in the fail2ban namespace. */
+  public addRule(rule: PolicyRule): void {
+    this.rules.push(rule);
   }
 }

@@ -8,8 +8,6 @@ export interface Fail2banConfigMapProps {
   readonly name: string;
   /** Namespace of the ConfigMap. */
   readonly namespace: string;
-  /** File name → content; each key becomes one file mounted by subPath. */
-  readonly files: Record<string, string>;
   /** Labels of the ConfigMap. @default none */
   readonly labels?: Record<string, string>;
 }
@@ -22,22 +20,28 @@ export function configHash(data: Record<string, string>): string {
   return createHash('sha256').update(JSON.stringify(sorted)).digest('hex');
 }
 
-/** The ConfigMap holding `jail.local` and the filter files, with the hash that rolls the pods when it changes. */
+/** The ConfigMap holding `jail.local`, the filter files and what features ship, with the hash that rolls the pods. */
 export class Fail2banConfigMap extends Construct {
   /** The cdk8s-plus ConfigMap, for volumes. */
   public readonly configMap: kplus.ConfigMap;
-  /** sha256 of the data (see {@link configHash}). */
-  public readonly hash: string;
-  /** The data keys, sorted. */
-  public readonly keys: string[];
+  private readonly files: Record<string, string> = {};
 
   constructor(scope: Construct, id: string, props: Fail2banConfigMapProps) {
     super(scope, id);
-    this.keys = Object.keys(props.files).sort();
-    this.hash = configHash(props.files);
     this.configMap = new kplus.ConfigMap(this, 'Resource', {
       metadata: { name: props.name, namespace: props.namespace, labels: props.labels },
-      data: props.files,
     });
+  }
+
+  /** Adds a file; each key becomes one file, mounted where the containers need it. */
+  public addFile(key: string, content: string): void {
+    if (key in this.files) throw new Error(`ConfigMap key ${key} is added twice`);
+    this.files[key] = content;
+    this.configMap.addData(key, content);
+  }
+
+  /** sha256 of the data so far (see {@link configHash}). */
+  public get hash(): string {
+    return configHash(this.files);
   }
 }

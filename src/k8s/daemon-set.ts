@@ -1,9 +1,10 @@
 import * as path from 'node:path';
-import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
+import { ApiObject, Duration, JsonPatch, Lazy, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import * as k8s from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { CONTAINER_LOG_DIR, HOST_LOG_DIR } from '../model/log-path';
+import { Fail2banConfigMap } from './config-map';
 
 /** Pod-template annotation with the sha256 of the ConfigMap data: a new value rolls every pod. */
 export const CONFIG_HASH_ANNOTATION = 'fail2ban.cdk8s/config-sha256';
@@ -38,6 +39,33 @@ function securityContext(mode: SecurityMode): kplus.ContainerSecurityContextProp
   };
 }
 
+/** Timing of the fail2ban container's probes, which both run `fail2ban-client ping` (the image's HEALTHCHECK). */
+export interface Fail2banProbes {
+  /** Restarts fail2ban when it stops answering. @default initialDelaySeconds 30 s, periodSeconds 30 s, timeoutSeconds 10 s, failureThreshold 3 */
+  readonly liveness?: kplus.ProbeOptions;
+  /** Holds a rollout until fail2ban answers. @default initialDelaySeconds 5 s, periodSeconds 10 s, timeoutSeconds 10 s */
+  readonly readiness?: kplus.ProbeOptions;
+}
+
+/** A host path mounted into the fail2ban container: cdk8s-plus's `Volume.fromHostPath` with its `MountOptions`. */
+export interface HostPathMount {
+  /** The path on the node. */
+  readonly hostPath: string;
+  /** Where the fail2ban container sees it. */
+  readonly containerPath: string;
+  /** What must be at the host path. @default kplus.HostPathVolumeType.DIRECTORY */
+  readonly type?: kplus.HostPathVolumeType;
+  /** Mount it read-only: fail2ban only reads logs. @default true */
+  readonly readOnly?: boolean;
+  /** The pod volume's name. @default `host-` and the container path, as a DNS label */
+  readonly name?: string;
+}
+
+/** A DNS label (a pod volume's name) for a path: `prefix-` and the path's letters and digits, at most 63 characters. */
+export function volumeNameFor(prefix: string, containerPath: string): string {
+  return `${prefix}-${containerPath.replace(/[^a-z0-9]+/gi, '-').replace(/^-+/, '').toLowerCase()}`.slice(0, 63).replace(/-+$/, '');
+}
+
 /** Props of {@link Fail2banDaemonSet}. */
 export interface Fail2banDaemonSetProps {
   /** DaemonSet name. */
@@ -62,10 +90,12 @@ export interface Fail2banDaemonSetProps {
   readonly priorityClassName: string;
   /** Time fail2ban gets on stop to remove its nftables rules. */
   readonly terminationGracePeriod: Duration;
-  /** The ConfigMap whose hash goes into the pod template. */
-  readonly config: { readonly configMap: kplus.ConfigMap; readonly hash: string };
+  /** The ConfigMap whose files are mounted and whose hash, taken when the pod template renders, rolls the pods. */
+  readonly configMap: Fail2banConfigMap;
   /** Privileges of the containers. */
   readonly securityMode: SecurityMode;
+  /** Timing of the liveness and readiness probes. */
+  readonly probes: Required<Fail2banProbes>;
 }
 
 /**
@@ -83,7 +113,8 @@ export class Fail2banDaemonSet extends Construct {
 
     this.daemonSet = new kplus.DaemonSet(this, 'Resource', {
       metadata: { name: props.name, namespace: props.namespace, labels: props.labels },
-      podMetadata: { labels: props.labels, annotations: { [CONFIG_HASH_ANNOTATION]: props.config.hash } },
+      // Rendered late, so that files added after construction (features, users) count too.
+      podMetadata: { labels: props.labels, annotations: { [CONFIG_HASH_ANNOTATION]: Lazy.any({ produce: () => props.configMap.hash }) } },
       // The default selector is a hash of the construct path: renaming a construct would change an immutable field.
       select: false,
       hostNetwork: true,
@@ -121,23 +152,14 @@ export class Fail2banDaemonSet extends Construct {
       securityContext: securityContext(props.securityMode),
       envVariables: Object.fromEntries(Object.entries(props.env).map(([key, value]) => [key, kplus.EnvValue.fromValue(value)])),
       resources: props.resources,
-      liveness: kplus.Probe.fromCommand(ping, {
-        initialDelaySeconds: Duration.seconds(30),
-        periodSeconds: Duration.seconds(30),
-        timeoutSeconds: Duration.seconds(10),
-        failureThreshold: 3,
-      }),
-      readiness: kplus.Probe.fromCommand(ping, {
-        initialDelaySeconds: Duration.seconds(5),
-        periodSeconds: Duration.seconds(10),
-        timeoutSeconds: Duration.seconds(10),
-      }),
+      liveness: kplus.Probe.fromCommand(ping, props.probes.liveness),
+      readiness: kplus.Probe.fromCommand(ping, props.probes.readiness),
     });
 
-    this.addHostPathMount('host-logs', HOST_LOG_DIR, CONTAINER_LOG_DIR, kplus.HostPathVolumeType.DIRECTORY, true);
-    this.addHostPathMount('xtables-lock', '/run/xtables.lock', '/run/xtables.lock', kplus.HostPathVolumeType.FILE_OR_CREATE, false);
-    this.addHostPathMount('database', props.databaseHostPath, CONTAINER_DB_DIR, kplus.HostPathVolumeType.DIRECTORY_OR_CREATE, false);
-    this.configVolume = kplus.Volume.fromConfigMap(this, 'config', props.config.configMap, { name: 'config' });
+    this.mountHostPath({ name: 'host-logs', hostPath: HOST_LOG_DIR, containerPath: CONTAINER_LOG_DIR });
+    this.mountHostPath({ name: 'xtables-lock', hostPath: '/run/xtables.lock', containerPath: '/run/xtables.lock', type: kplus.HostPathVolumeType.FILE_OR_CREATE, readOnly: false });
+    this.mountHostPath({ name: 'database', hostPath: props.databaseHostPath, containerPath: CONTAINER_DB_DIR, type: kplus.HostPathVolumeType.DIRECTORY_OR_CREATE, readOnly: false });
+    this.configVolume = kplus.Volume.fromConfigMap(this, 'config', props.configMap.configMap, { name: 'config' });
   }
 
   /**
@@ -145,7 +167,7 @@ export class Fail2banDaemonSet extends Construct {
    * regular files, which a directory mount of a ConfigMap (symlinks) is not. subPath mounts never update, which is
    * why the config hash rolls the pods.
    */
-  public addConfigFile(key: string, containerPath: string): void {
+  public mountConfigFile(key: string, containerPath: string): void {
     this.container.mount(containerPath, this.configVolume, { subPath: key, readOnly: true });
   }
 
@@ -155,8 +177,7 @@ export class Fail2banDaemonSet extends Construct {
    */
   public addOptionalHostLog(containerPath: string): void {
     const relative = path.posix.relative(CONTAINER_LOG_DIR, containerPath);
-    const name = `log-${relative.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`.slice(0, 63).replace(/-+$/, '');
-    this.addHostPathMount(name, path.posix.join(HOST_LOG_DIR, relative), containerPath, kplus.HostPathVolumeType.FILE_OR_CREATE, true);
+    this.mountHostPath({ name: volumeNameFor('log', relative), hostPath: path.posix.join(HOST_LOG_DIR, relative), containerPath, type: kplus.HostPathVolumeType.FILE_OR_CREATE });
   }
 
   /**
@@ -188,9 +209,10 @@ export class Fail2banDaemonSet extends Construct {
   }
 
   /** Mounts a host path into the fail2ban container. */
-  public addHostPathMount(name: string, hostPath: string, containerPath: string, type: kplus.HostPathVolumeType, readOnly: boolean): void {
-    const volume = kplus.Volume.fromHostPath(this, name, name, { path: hostPath, type });
-    this.container.mount(containerPath, volume, { readOnly });
+  public mountHostPath(mount: HostPathMount): void {
+    const name = mount.name ?? volumeNameFor('host', mount.containerPath);
+    const volume = kplus.Volume.fromHostPath(this, name, name, { path: mount.hostPath, type: mount.type ?? kplus.HostPathVolumeType.DIRECTORY });
+    this.container.mount(mount.containerPath, volume, { readOnly: mount.readOnly ?? true });
   }
 
   /**

@@ -17,6 +17,9 @@ export interface BanTimeIncrement {
  */
 export type BanScope = 'host' | 'host-and-forwarded';
 
+/** What a jail name may be: a `jail.local` section and part of nftables set names. */
+export const JAIL_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
+
 /** Settings that `[DEFAULT]` and every jail share; a jail's value overrides the default's. */
 export interface JailSettings {
   /** Failures within `findTime` that trigger a ban. @default fail2ban's own (5) */

@@ -1,34 +1,16 @@
-import { BanSharingOptions, DEFAULT_BAN_GROUP, MIN_KUBERNETES_VERSION, mirrorJailName, parseKubernetesVersion, resolveBanSharing } from '../features/ban-sharing/options';
-import { ClusterAddresses } from '../model/cluster';
 import { BanTime, TimeSpan, banTimeSeconds, timeSpanSeconds } from '../model/duration';
 import { FilterFile, filterFileName } from '../model/filter';
 import { isPinned } from '../model/image';
 import { ipFamily } from '../model/ip';
 import { checkFilterFile } from './filter-check';
-import { JailDefaults, JailProps, JailSettings } from '../model/jail';
+import { HostPathMount } from '../k8s/daemon-set';
+import { JAIL_NAME, JailProps, JailSettings } from '../model/jail';
+import { ResolvedFail2ban } from '../resolve/resolve';
 import { CONTAINER_LOG_DIR } from '../model/log-path';
 import { STOCK_ACTIONS, STOCK_FILTERS } from './stock';
-import { didYouMean } from './suggest';
-
-/** What synth checks before it builds a single Kubernetes object. */
-export interface ConfigUnderValidation {
-  readonly defaults: JailDefaults;
-  readonly jails: readonly JailProps[];
-  readonly filters: readonly FilterFile[];
-  readonly image: string;
-  readonly allowUnpinnedImage: boolean;
-  readonly allowHostnamesInIgnoreIp: boolean;
-  readonly timeZone: string;
-  /** The purge age the user set; a computed default is always long enough. */
-  readonly dbPurgeAge?: TimeSpan;
-  /** The cluster block, if any. */
-  readonly cluster?: ClusterAddresses;
-  /** Cluster-wide ban sharing, if on. */
-  readonly banSharing?: BanSharingOptions;
-}
+import { didYouMean } from '../model/suggest';
 
 const CONFIG_MAP_KEY = /^[-._a-zA-Z0-9]+$/;
-const JAIL_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
 const RESERVED_SECTIONS = ['DEFAULT', 'INCLUDES', 'KNOWN', 'Definition', 'Init'];
 const FILE_BACKENDS = ['auto', 'pyinotify', 'polling'];
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
@@ -105,7 +87,7 @@ function checkLogPath(where: string, logPath: string | string[]): string[] {
   });
 }
 
-function checkSettings(where: string, settings: JailSettings, config: ConfigUnderValidation): string[] {
+function checkSettings(where: string, settings: JailSettings, config: ResolvedFail2ban): string[] {
   const problems: string[] = [];
   if (settings.backend !== undefined && !FILE_BACKENDS.includes(settings.backend)) {
     const journal = /systemd|journal/i.test(settings.backend);
@@ -146,7 +128,7 @@ function checkSettings(where: string, settings: JailSettings, config: ConfigUnde
   return problems;
 }
 
-function checkJail(jail: JailProps, config: ConfigUnderValidation): string[] {
+function checkJail(jail: JailProps, config: ResolvedFail2ban): string[] {
   const where = `jail "${jail.name}"`;
   const problems = checkSettings(where, jail, config);
   if (!JAIL_NAME.test(jail.name) || RESERVED_SECTIONS.includes(jail.name)) {
@@ -176,6 +158,18 @@ function checkFilterKeys(filters: readonly FilterFile[]): string[] {
       const base = filter.name.split('/').pop()!.replace(/[^-._a-zA-Z0-9]/g, '-');
       return `filter "${filter.name}": ConfigMap key "${filterFileName(filter)}" is invalid: keys may contain only letters, digits, '-', '_' and '.', never '/' or spaces. Fix: name the file filters/${base}.conf; the mount path /data/filter.d/${base}.conf is built from the key.`;
     });
+}
+
+function checkHostPathMount(mount: HostPathMount): string[] {
+  const where = `hostPathMounts "${mount.containerPath}"`;
+  const unsafe = (value: string) => !value.startsWith('/') || value.split('/').includes('..') || /[\u0000-\u001f\u007f\s]/.test(value);
+  return [
+    ...(unsafe(mount.hostPath) ? [`${where}: hostPath "${mount.hostPath}" is not an absolute path without '..', spaces or control characters. Fix: give the node's path, e.g. '/var/log/nginx'.`] : []),
+    ...(unsafe(mount.containerPath) ? [`${where}: containerPath is not an absolute path without '..', spaces or control characters. Fix: e.g. '/var/log/nginx-host'.`] : []),
+    ...(mount.containerPath === CONTAINER_LOG_DIR || mount.containerPath.startsWith('/data/') || mount.containerPath === '/data'
+      ? [`${where}: containerPath is where the host logs or the image's configuration are mounted. Fix: choose another path, e.g. under /mnt.`]
+      : []),
+  ];
 }
 
 function duplicates(names: readonly string[]): string[] {
@@ -208,10 +202,7 @@ function checkTimeZone(timeZone: string): string[] {
   return [`timeZone "${timeZone}" is not an IANA time zone name.${hint} Fix: use the hosts' zone as in /etc/timezone, e.g. 'Europe/Berlin' or 'UTC'.`];
 }
 
-function checkPurgeAge(config: ConfigUnderValidation): string[] {
-  if (config.dbPurgeAge === undefined) {
-    return [];
-  }
+function checkPurgeAge(config: ResolvedFail2ban): string[] {
   const problems = checkTimeSpan('dbPurgeAge (F2B_DB_PURGE_AGE)', 'value', config.dbPurgeAge);
   const purge = timeSpanSeconds(config.dbPurgeAge);
   const longest = [config.defaults, ...config.jails]
@@ -224,46 +215,8 @@ function checkPurgeAge(config: ConfigUnderValidation): string[] {
   return problems;
 }
 
-function checkSharing(config: ConfigUnderValidation): string[] {
-  const sharing = config.banSharing;
-  if (!sharing) {
-    return [];
-  }
-  const problems: string[] = [];
-  const version = parseKubernetesVersion(sharing.kubernetesVersion);
-  const [major, minor] = MIN_KUBERNETES_VERSION;
-  if (!version || version[0] < major || (version[0] === major && version[1] < minor)) {
-    problems.push(`banSharing: kubernetesVersion "${sharing.kubernetesVersion}" is below ${major}.${minor}: sharing needs CEL IP functions in CRD rules and node names in ServiceAccount tokens. Fix: upgrade k3s to v${major}.${minor} or newer and declare it, or turn sharing off.`);
-  }
-  if (!config.cluster || config.cluster.nodeAddresses.length === 0) {
-    problems.push('banSharing: no never-ban list that covers the nodes; a node banned cluster-wide could lose the API server that would unban it. Fix: set cluster: { nodeAddresses: [every node address or their subnet] }.');
-  }
-  if (sharing.jails.length === 0) {
-    problems.push('banSharing: no jail is shared. Fix: list the jails whose bans every node applies, e.g. jails: [\'sshd\'].');
-  }
-  const enabled = new Set(config.jails.filter((jail) => jail.enabled ?? true).map((jail) => jail.name));
-  for (const jail of sharing.jails) {
-    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(jail)) {
-      problems.push(`banSharing: jail "${jail}" cannot be shared: its name starts the ledger records' names, which must be lowercase letters, digits and '-'. Fix: rename the jail, e.g. "${jail.toLowerCase().replace(/[^a-z0-9-]/g, '-')}".`);
-    }
-    if (!enabled.has(jail)) {
-      problems.push(`banSharing: jail "${jail}" is not an enabled jail.${didYouMean(jail, [...enabled])} Fix: share only enabled jails.`);
-    } else if (enabled.has(mirrorJailName(jail)) || !JAIL_NAME.test(mirrorJailName(jail))) {
-      problems.push(`banSharing: jail "${jail}" cannot get its mirror jail "${mirrorJailName(jail)}" (taken, or longer than 32 characters). Fix: rename the jail.`);
-    }
-  }
-  const { group } = resolveBanSharing(sharing);
-  if (!/^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/.test(group)) {
-    problems.push(`banSharing: group "${group}" is not a DNS subdomain with a dot. Fix: use e.g. '${DEFAULT_BAN_GROUP}'.`);
-  }
-  if (sharing.rateLimitPerMinute !== undefined && !(Number.isInteger(sharing.rateLimitPerMinute) && sharing.rateLimitPerMinute >= 1)) {
-    problems.push(`banSharing: rateLimitPerMinute ${sharing.rateLimitPerMinute} is not a whole number of at least 1. Fix: e.g. 60.`);
-  }
-  return problems;
-}
-
-/** Warnings: settings that work but may hurt, printed by synth without refusing. */
-export function configWarnings(config: { readonly jails: readonly JailProps[]; readonly cluster?: ClusterAddresses }): string[] {
+/** The API-server jails' warning when the cluster block cannot keep the nodes from being banned. */
+function apiServerWarnings(config: ResolvedFail2ban): string[] {
   const apiJails = config.jails.filter((jail) => (jail.enabled ?? true) && baseName(jail.filter ?? jail.name).startsWith('k3s-apiserver'));
   if (apiJails.length === 0) {
     return [];
@@ -278,18 +231,24 @@ export function configWarnings(config: { readonly jails: readonly JailProps[]; r
   return [];
 }
 
+/** Warnings: settings that work but may hurt, printed by synth without refusing. */
+export function fail2banWarnings(config: ResolvedFail2ban): string[] {
+  return [...apiServerWarnings(config), ...config.features.flatMap((feature) => feature.warnings?.(config) ?? [])];
+}
+
 /** Every problem of a configuration, each naming the jail, setting or file, the bad value and the fix. */
-export function validateConfig(config: ConfigUnderValidation): string[] {
+export function validateFail2ban(config: ResolvedFail2ban): string[] {
   return [
     ...checkImage(config.image, config.allowUnpinnedImage),
     ...checkTimeZone(config.timeZone),
     ...checkPurgeAge(config),
-    ...checkSharing(config),
+    ...config.features.flatMap((feature) => feature.validate?.(config) ?? []),
     ...checkSettings('[DEFAULT]', config.defaults, config),
     ...duplicates(config.jails.map((j) => j.name)).map((name) => `jail "${name}" is defined more than once; fail2ban would merge the sections silently. Fix: keep one jail per name.`),
     ...config.jails.flatMap((jail) => checkJail(jail, config)),
     ...duplicates(config.filters.map((f) => f.name)).map((name) => `filter "${name}" is given more than once. Fix: keep one filters/${name}.conf.`),
     ...checkFilterKeys(config.filters),
     ...config.filters.flatMap(checkFilterFile),
+    ...config.hostPathMounts.flatMap(checkHostPathMount),
   ];
 }

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { Fail2banProps } from '../../src/fail2ban';
+import { Fail2banProps } from '../../src/resolve/props';
 import { buildApp } from '../../src/main';
 import { renderManifests } from '../../src/outputs/manifests';
 import { fixture } from '../fixture';

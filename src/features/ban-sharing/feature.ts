@@ -1,0 +1,86 @@
+import { Fail2banFeature, ResolvedCore } from '../feature';
+import { JAIL_NAME, JailProps } from '../../model/jail';
+import { didYouMean } from '../../model/suggest';
+import { BanLedger } from './ledger';
+import { mirrorBanTimeSeconds, mirrorJail } from './mirrors';
+import { banRecordName, BanSharingOptions, DEFAULT_BAN_GROUP, MIN_KUBERNETES_VERSION, mirrorJailName, parseKubernetesVersion, resolveBanSharing } from './options';
+import { PUBLISH_ACTION, PUBLISH_ACTION_KEY, publishAction } from './publish-action';
+import { RUN_DIR, SIDECAR_PROGRAM_KEY, sidecarContainer, sidecarProgram, stateVolume, tokenVolume } from './sidecar';
+
+/** Problems of the sharing settings against the resolved jails and cluster block. */
+function validateSharing(sharing: BanSharingOptions, config: ResolvedCore): string[] {
+  const problems: string[] = [];
+  const version = parseKubernetesVersion(sharing.kubernetesVersion);
+  const [major, minor] = MIN_KUBERNETES_VERSION;
+  if (!version || version[0] < major || (version[0] === major && version[1] < minor)) {
+    problems.push(`banSharing: kubernetesVersion "${sharing.kubernetesVersion}" is below ${major}.${minor}: sharing needs CEL IP functions in CRD rules and node names in ServiceAccount tokens. Fix: upgrade k3s to v${major}.${minor} or newer and declare it, or turn sharing off.`);
+  }
+  if (!config.cluster || config.cluster.nodeAddresses.length === 0) {
+    problems.push('banSharing: no never-ban list that covers the nodes; a node banned cluster-wide could lose the API server that would unban it. Fix: set cluster: { nodeAddresses: [every node address or their subnet] }.');
+  }
+  if (sharing.jails.length === 0) {
+    problems.push("banSharing: no jail is shared. Fix: list the jails whose bans every node applies, e.g. jails: ['sshd'].");
+  }
+  const enabled = new Set(config.jails.filter((jail) => jail.enabled ?? true).map((jail) => jail.name));
+  for (const jail of sharing.jails) {
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(jail)) {
+      problems.push(`banSharing: jail "${jail}" cannot be shared: its name starts the ledger records' names, which must be lowercase letters, digits and '-'. Fix: rename the jail, e.g. "${jail.toLowerCase().replace(/[^a-z0-9-]/g, '-')}".`);
+    }
+    if (!enabled.has(jail)) {
+      problems.push(`banSharing: jail "${jail}" is not an enabled jail.${didYouMean(jail, [...enabled])} Fix: share only enabled jails.`);
+    } else if (enabled.has(mirrorJailName(jail)) || !JAIL_NAME.test(mirrorJailName(jail))) {
+      problems.push(`banSharing: jail "${jail}" cannot get its mirror jail "${mirrorJailName(jail)}" (taken, or longer than 32 characters). Fix: rename the jail.`);
+    }
+  }
+  const { group } = resolveBanSharing(sharing);
+  if (!/^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/.test(group)) {
+    problems.push(`banSharing: group "${group}" is not a DNS subdomain with a dot. Fix: use e.g. '${DEFAULT_BAN_GROUP}'.`);
+  }
+  if (sharing.rateLimitPerMinute !== undefined && !(Number.isInteger(sharing.rateLimitPerMinute) && sharing.rateLimitPerMinute >= 1)) {
+    problems.push(`banSharing: rateLimitPerMinute ${sharing.rateLimitPerMinute} is not a whole number of at least 1. Fix: e.g. 60.`);
+  }
+  return problems;
+}
+
+/**
+ * Cluster-wide ban sharing (docs/ban-sharing.md): each shared jail publishes its bans through the publish action, the
+ * sidecar writes them to the ledger (`Ban` objects) and applies the other nodes' records to the jail's mirror.
+ */
+export function banSharingFeature(options: BanSharingOptions): Fail2banFeature {
+  const sharing = resolveBanSharing(options);
+  const shared = (config: ResolvedCore): JailProps[] => config.jails.filter((jail) => options.jails.includes(jail.name));
+  return {
+    name: 'banSharing',
+    validate: (config) => validateSharing(options, config),
+    jailLocal: (config) => ({
+      actions: Object.fromEntries(shared(config).map((jail) => [jail.name, [PUBLISH_ACTION]])),
+      jails: shared(config).map((jail) => mirrorJail(jail, config.defaults)),
+    }),
+    build: ({ scope, daemonSet, configMap, banManager }, config) => {
+      const serviceAccountName = config.name;
+      new BanLedger(scope, 'BanLedger', { namespace: config.namespace, serviceAccountName, group: sharing.group, labels: config.labels });
+      daemonSet.useServiceAccount(serviceAccountName);
+      configMap.addFile(PUBLISH_ACTION_KEY, publishAction());
+      configMap.addFile(SIDECAR_PROGRAM_KEY, sidecarProgram());
+      daemonSet.mountConfigFile(PUBLISH_ACTION_KEY, `/data/action.d/${PUBLISH_ACTION_KEY}`);
+      const run = daemonSet.addSharedDir('run', RUN_DIR);
+      const [token, state] = ['ban-sharing-token', 'ban-sharing-state'];
+      daemonSet.addSidecar(
+        sidecarContainer({
+          image: config.image,
+          namespace: config.namespace,
+          group: sharing.group,
+          timeZone: config.timeZone,
+          sharedJails: Object.fromEntries(shared(config).map((jail) => [jail.name, { mirror: sharing.mirrors[jail.name], maxBanTime: mirrorBanTimeSeconds(jail, config.defaults) }])),
+          neverBan: config.neverBan,
+          rateLimitPerMinute: sharing.rateLimitPerMinute,
+          volumes: { run, token, config: daemonSet.configVolumeName, state },
+        }),
+        [tokenVolume(token), stateVolume(state)],
+      );
+      // Unbanning a shared ban with `npm run bans` deletes its record, so that no node applies it again.
+      banManager?.addRule({ apiGroups: [sharing.group], resources: ['bans'], verbs: ['delete'] });
+    },
+    bans: () => ({ mirrors: sharing.mirrors, ledger: { group: sharing.group, recordName: banRecordName } }),
+  };
+}
