@@ -10,7 +10,7 @@ import { FILTERS_DIR } from '../src/model/filter';
 import { hostLog } from '../src/model/log-path';
 import { Fail2banServers } from './fail2ban-servers';
 import { describeWithTools } from './fail2ban-tools';
-import { banRecordName } from '../src/features/ban-sharing/options';
+import { banRecordName } from '../src/features/ban-sharing/record';
 import { FIXTURE } from './fixture';
 import { tempDir } from './helpers';
 

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { Fail2banConfigError } from '../src/model/errors';
 import { Fail2banProps } from '../src/resolve/props';
 import { buildApp } from '../src/main';
-import { SIDECAR_PROGRAM_FILE } from '../src/features/ban-sharing/sidecar';
+import { AGENT_DIR } from '../src/k8s/node-agent';
 import { FIXTURE, fixture } from './fixture';
 import { modelOf, objectOf, parseDocs, parseIni, synth } from './helpers';
 
@@ -13,7 +13,7 @@ const all = Object.values(files).flatMap(parseDocs);
 const byKind = (kind: string) => all.filter((o) => o.kind === kind);
 const daemonSet = objectOf(files, 'DaemonSet');
 const spec = daemonSet.spec.template.spec;
-const sidecar = spec.containers.find((c: any) => c.name === 'ban-sharing');
+const sidecar = spec.containers.find((c: any) => c.name === 'node-agent');
 const fail2ban = spec.containers.find((c: any) => c.name === 'fail2ban');
 const configMap = objectOf(files, 'ConfigMap');
 const ini = parseIni(configMap.data['jail.local']);
@@ -94,7 +94,7 @@ describe('the pod', () => {
   test('the sidecar alone keeps its state in a host directory, so that pod restarts keep it', () => {
     const state = spec.volumes.find((v: any) => v.name === 'ban-sharing-state');
     expect(state.hostPath).toEqual({ path: '/var/lib/fail2ban/ban-sharing', type: 'DirectoryOrCreate' });
-    expect(sidecar.volumeMounts).toContainEqual({ name: 'ban-sharing-state', mountPath: '/var/lib/ban-sharing' });
+    expect(sidecar.volumeMounts).toContainEqual(expect.objectContaining({ name: 'ban-sharing-state', mountPath: '/var/lib/ban-sharing' }));
     expect(sidecar.env).toContainEqual({ name: 'STATE_FILE', value: '/var/lib/ban-sharing/state.json' });
     expect(fail2ban.volumeMounts.map((m: any) => m.name)).not.toContain('ban-sharing-state');
   });
@@ -114,9 +114,21 @@ describe('the pod', () => {
     expect(env.TZ).toBe(fail2ban.env.find((e: any) => e.name === 'TZ').value);
   });
 
-  test('the program and the publish action ship in the ConfigMap, byte for byte', () => {
-    expect(configMap.data['ban_sharing.py']).toBe(fs.readFileSync(SIDECAR_PROGRAM_FILE, 'utf8'));
-    expect(configMap.data['cluster-publish.conf']).toBe(fs.readFileSync('sharing/cluster-publish.conf', 'utf8'));
+  test('the agent runs as a package, every module from the ConfigMap byte for byte, mounted in one volume by items', () => {
+    const modules = fs.readdirSync(AGENT_DIR).filter((file) => file.endsWith('.py') || file.endsWith('.json'));
+    expect(modules).toEqual(expect.arrayContaining(['__main__.py', 'agent.py', 'records.py', 'ban_record.json']));
+    for (const file of modules) expect(configMap.data[`agent.${file}`]).toBe(fs.readFileSync(`agent/${file}`, 'utf8'));
+    expect(Object.keys(configMap.data).filter((key) => key.startsWith('agent.tests'))).toEqual([]);
+    const code = spec.volumes.find((v: any) => v.name === 'node-agent');
+    expect(code.configMap.items).toEqual(modules.sort().map((file) => ({ key: `agent.${file}`, path: `agent/${file}` })));
+    expect(sidecar.volumeMounts).toContainEqual({ name: 'node-agent', mountPath: '/opt/node-agent', readOnly: true });
+    expect(sidecar.command).toEqual(['/usr/bin/python3', '-m', 'agent']);
+    expect(sidecar.workingDir).toBe('/opt/node-agent');
+    expect(fail2ban.volumeMounts.map((m: any) => m.name)).not.toContain('node-agent');
+  });
+
+  test('the publish action ships in the ConfigMap, byte for byte', () => {
+    expect(configMap.data['cluster-publish.conf']).toBe(fs.readFileSync('actions/cluster-publish.conf', 'utf8'));
     expect(fail2ban.volumeMounts).toContainEqual({ name: 'config', mountPath: '/data/action.d/cluster-publish.conf', subPath: 'cluster-publish.conf', readOnly: true });
   });
 });

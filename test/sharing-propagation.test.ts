@@ -1,4 +1,4 @@
-import { banName } from './harness/fake-kube-api';
+import { banRecordName } from '../src/features/ban-sharing/record';
 import { NodeName } from './harness/sharing-lab';
 import { describeSharingLab, describeWrite, JAIL, MIRROR, rfc3339 } from './harness/sharing-session';
 
@@ -20,10 +20,10 @@ describeSharingLab('propagation', (s) => {
       const origin = s.lab.node(name);
       const since = Date.now();
       await s.banEverywhere(origin, ip, 'logs');
-      const record = s.lab.kube.objects.get(banName(JAIL, ip));
+      const record = s.lab.kube.objects.get(banRecordName(JAIL, ip));
       expect(record?.spec).toEqual({ ip, jail: JAIL, node: name, bannedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/), banTime: 86400 });
       const end = s.endOf(origin, JAIL, ip);
-      expect(s.recordEnd(banName(JAIL, ip))).toBe(end);
+      expect(s.recordEnd(banRecordName(JAIL, ip))).toBe(end);
       // A mirror's own ticket runs for the mirror's ban time (only a cap) from when it was applied, so it never ends
       // before the record; the sidecar ends it at the record's end (see "a record's end unbans …").
       for (const node of s.others(origin)) {
@@ -67,9 +67,9 @@ describeSharingLab('propagation', (s) => {
     const token = s.lab.node('k3s-agent-1').token;
     const records = JSON.stringify([...s.lab.kube.objects.values()]);
     const spec = (ip: string, node: string) => ({ ip, jail: JAIL, node, bannedAt: rfc3339(Math.floor(Date.now() / 1000)), banTime: 3600 });
-    const ban = (ip: string, node: string) => ({ apiVersion: `${s.lab.kube.group}/v1`, kind: 'Ban', metadata: { name: banName(JAIL, ip) }, spec: spec(ip, node) });
-    const own = s.lab.kube.objects.get(banName(JAIL, '2001:db8::10')); // k3s-agent-1's
-    const theirs = s.lab.kube.objects.get(banName(JAIL, '198.51.100.10')); // k3s-agent-2's
+    const ban = (ip: string, node: string) => ({ apiVersion: `${s.lab.kube.group}/v1`, kind: 'Ban', metadata: { name: banRecordName(JAIL, ip) }, spec: spec(ip, node) });
+    const own = s.lab.kube.objects.get(banRecordName(JAIL, '2001:db8::10')); // k3s-agent-1's
+    const theirs = s.lab.kube.objects.get(banRecordName(JAIL, '198.51.100.10')); // k3s-agent-2's
     const call = (method: string, name: string | undefined, body?: unknown, as: string | null = token) => s.lab.kube.call(method, s.lab.kube.path(name), as ?? undefined, body);
 
     const attempts: Array<[string, () => Promise<{ status: number }>, number]> = [
@@ -103,12 +103,12 @@ describeSharingLab('propagation', (s) => {
     for (const { ip, bannedAt } of records) {
       s.refused.add(ip);
       const spec = { ip, jail: JAIL, node: 'k3s-agent-1', bannedAt: rfc3339(bannedAt), banTime: 3600 };
-      const response = await s.lab.kube.call('POST', s.lab.kube.path(), s.lab.adminToken, { apiVersion: `${s.lab.kube.group}/v1`, kind: 'Ban', metadata: { name: banName(JAIL, ip) }, spec });
+      const response = await s.lab.kube.call('POST', s.lab.kube.path(), s.lab.adminToken, { apiVersion: `${s.lab.kube.group}/v1`, kind: 'Ban', metadata: { name: banRecordName(JAIL, ip) }, spec });
       expect(response.status).toBe(201);
     }
     for (const node of s.others(s.lab.node('k3s-agent-1'))) {
       for (const { ip } of records) {
-        const refusal = new RegExp(`refus.*${banName(JAIL, ip).replace(/\./g, '\\.')}`, 'i');
+        const refusal = new RegExp(`refus.*${banRecordName(JAIL, ip).replace(/\./g, '\\.')}`, 'i');
         await s.until(`${node.name}'s sidecar to log that it refuses ${ip}`, () => refusal.test(node.sidecarLog()));
       }
     }
@@ -119,7 +119,7 @@ describeSharingLab('propagation', (s) => {
         expect(node.nftEventAt('add', '[a-z-]+', ip, since)).toBeUndefined();
       }
     }
-    const lines = s.lab.logs().split('\n').filter((l) => records.some(({ ip }) => l.includes(banName(JAIL, ip))));
+    const lines = s.lab.logs().split('\n').filter((l) => records.some(({ ip }) => l.includes(banRecordName(JAIL, ip))));
     console.log(`refusals:\n${lines.join('\n')}`);
   });
 
@@ -132,13 +132,13 @@ describeSharingLab('propagation', (s) => {
     const origin = s.lab.node('k3s-agent-2');
     const addresses = Array.from({ length: 20 }, (_, i) => `198.51.100.${100 + i}`);
     const since = Date.now();
-    for (const ip of addresses) s.published.set(banName(JAIL, ip), origin.name);
+    for (const ip of addresses) s.published.set(banRecordName(JAIL, ip), origin.name);
     // Every failure line at once, in one write.
     origin.server.appendLog('/var/log/host/auth.log', addresses.flatMap((ip) => origin.sshdFailureLines(ip)));
     for (const node of s.others(origin)) {
       await s.until(`${node.name} to have all 20 in ${MIRROR}`, () => addresses.every((ip) => node.nftEventAt('add', MIRROR, ip, since) !== undefined));
     }
     const posts = s.lab.kube.writes().filter((w) => w.at >= since);
-    expect(posts.map(describeWrite).sort()).toEqual(addresses.map((ip) => `POST ${banName(JAIL, ip)} ${origin.name} 201`).sort());
+    expect(posts.map(describeWrite).sort()).toEqual(addresses.map((ip) => `POST ${banRecordName(JAIL, ip)} ${origin.name} 201`).sort());
   });
 });

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { banName } from './harness/fake-kube-api';
+import { banRecordName } from '../src/features/ban-sharing/record';
 import { CatchUp, describeSharingLab, describeWrite, JAIL, MIRROR, sameSet, sleep } from './harness/sharing-session';
 
 // Ban sharing across restarts and outages: of fail2ban, of a sidecar, of a whole pod, and of the API server's watch
@@ -48,7 +48,7 @@ describeSharingLab('restarts and outages', (s) => {
   test('an administrator’s delete while the origin’s sidecar is down is not undone when it starts again', async () => {
     const origin = s.lab.node('k3s-agent-1');
     const ip = '203.0.113.50';
-    const name = banName(JAIL, ip);
+    const name = banRecordName(JAIL, ip);
     await s.banEverywhere(origin, ip, 'banip');
     // The sidecar remembers the records it has seen in the ledger; this one must be in its state file before it stops.
     await s.until(`${origin.name}'s state file to hold ${name}`, () => fs.existsSync(origin.stateFile) && fs.readFileSync(origin.stateFile, 'utf8').includes(name));
@@ -81,7 +81,7 @@ describeSharingLab('restarts and outages', (s) => {
     // watches are answered, and the history with it: they get 410 too, and only a new list shows the deletion.
     s.lab.kube.expireWatches();
     await s.until('every sidecar to relist and watch again', () => s.lab.kube.waitingWatches === s.lab.nodes.length);
-    expect((await s.lab.kube.call('DELETE', s.lab.kube.path(banName(JAIL, ip)), s.lab.adminToken)).status).toBe(200);
+    expect((await s.lab.kube.call('DELETE', s.lab.kube.path(banRecordName(JAIL, ip)), s.lab.adminToken)).status).toBe(200);
     s.lab.kube.resumeWatches();
     await s.until(`${origin.name} to unban ${ip} in its own ${JAIL}`, () => origin.nftEventAt('delete', JAIL, ip, since) !== undefined);
     for (const node of s.others(origin)) {

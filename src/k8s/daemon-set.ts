@@ -5,6 +5,7 @@ import * as k8s from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { CONTAINER_LOG_DIR, HOST_LOG_DIR } from '../model/log-path';
 import { Fail2banConfigMap } from './config-map';
+import { agentFiles, nodeAgentContainer, RUN_DIR } from './node-agent';
 
 /** Pod-template annotation with the sha256 of the ConfigMap data: a new value rolls every pod. */
 export const CONFIG_HASH_ANNOTATION = 'fail2ban.cdk8s/config-sha256';
@@ -74,6 +75,8 @@ export interface Fail2banDaemonSetProps {
   readonly namespace: string;
   /** Container image, pinned to a tag. */
   readonly image: string;
+  /** The hosts' time zone, for the node agent (the fail2ban container's is in `env`). */
+  readonly timeZone: string;
   /** Labels of the DaemonSet and its pods. */
   readonly labels: Record<string, string>;
   /** The subset of `labels` that selects the pods; immutable once applied. */
@@ -107,9 +110,13 @@ export class Fail2banDaemonSet extends Construct {
   public readonly container: kplus.Container;
   private readonly daemonSet: kplus.DaemonSet;
   private readonly configVolume: kplus.Volume;
+  private readonly props: Fail2banDaemonSetProps;
+  private agent?: kplus.Container;
+  private run?: kplus.Volume;
 
   constructor(scope: Construct, id: string, props: Fail2banDaemonSetProps) {
     super(scope, id);
+    this.props = props;
 
     this.daemonSet = new kplus.DaemonSet(this, 'Resource', {
       metadata: { name: props.name, namespace: props.namespace, labels: props.labels },
@@ -180,32 +187,51 @@ export class Fail2banDaemonSet extends Construct {
     this.mountHostPath({ name: volumeNameFor('log', relative), hostPath: path.posix.join(HOST_LOG_DIR, relative), containerPath, type: kplus.HostPathVolumeType.FILE_OR_CREATE });
   }
 
-  /**
-   * Adds a container given as the plain Kubernetes object, with the pod volumes only it uses: cdk8s-plus-28 has no
-   * projected ServiceAccount-token volume. Patches use the L1 field names, as in {@link patchPodSpec}.
-   */
-  public addSidecar(container: k8s.Container, volumes: k8s.Volume[]): void {
-    const resource = ApiObject.of(this.daemonSet);
-    resource.addJsonPatch(JsonPatch.add('/spec/template/spec/containers/-', container));
-    for (const volume of volumes) {
-      resource.addJsonPatch(JsonPatch.add('/spec/template/spec/volumes/-', volume));
+  /** The node agent's container (agent/), added with its code in the ConfigMap the first time a feature asks. */
+  public nodeAgent(): kplus.Container {
+    if (!this.agent) {
+      const files = agentFiles();
+      files.forEach((file) => this.props.configMap.addFile(file.key, file.content));
+      const items = Object.fromEntries(files.map((file) => [file.key, { path: file.path }]));
+      const code = kplus.Volume.fromConfigMap(this, 'node-agent-code', this.props.configMap.configMap, { name: 'node-agent', items });
+      this.agent = this.daemonSet.addContainer(nodeAgentContainer({ image: this.props.image, timeZone: this.props.timeZone, code, run: this.runDir() }));
     }
+    return this.agent;
   }
 
-  /** Mounts a memory-backed directory into the fail2ban container, to share with a sidecar; returns the volume name. */
-  public addSharedDir(name: string, containerPath: string): string {
-    this.container.mount(containerPath, kplus.Volume.fromEmptyDir(this, name, name, { medium: kplus.EmptyDirMedium.MEMORY }));
-    return name;
+  /** The memory-backed directory the fail2ban container shares with the node agent: fail2ban's socket is in it. */
+  public runDir(): kplus.Volume {
+    if (!this.run) {
+      this.run = kplus.Volume.fromEmptyDir(this, 'run', 'run', { medium: kplus.EmptyDirMedium.MEMORY });
+      this.container.mount(RUN_DIR, this.run);
+    }
+    return this.run;
+  }
+
+  /**
+   * Mounts a projected, pod-bound ServiceAccount token (it names the node) and the cluster CA into one container,
+   * and no other: cdk8s-plus-28 has no projected volume, so the volume and the mount are added to the rendered pod.
+   */
+  public mountServiceAccountToken(container: kplus.Container, directory: string, volumeName: string): void {
+    const resource = ApiObject.of(this.daemonSet);
+    resource.addJsonPatch(
+      JsonPatch.add('/spec/template/spec/volumes/-', {
+        name: volumeName,
+        projected: {
+          sources: [
+            { serviceAccountToken: { path: 'token', expirationSeconds: 3600 } },
+            { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+          ],
+        },
+      }),
+    );
+    const index = this.daemonSet.containers.indexOf(container);
+    resource.addJsonPatch(JsonPatch.add(`/spec/template/spec/containers/${index}/volumeMounts/-`, { name: volumeName, mountPath: directory, readOnly: true }));
   }
 
   /** Runs the pods as this ServiceAccount; no container mounts its token unless it does so itself. */
   public useServiceAccount(name: string): void {
     this.patchPodSpec('serviceAccountName', name);
-  }
-
-  /** The name of the volume holding the ConfigMap, for a sidecar's subPath mounts. */
-  public get configVolumeName(): string {
-    return this.configVolume.name;
   }
 
   /** Mounts a host path into the fail2ban container. */

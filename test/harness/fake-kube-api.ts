@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import { AddressInfo, isIP } from 'node:net';
+import { BAN_RECORD, banRecordName } from '../../src/features/ban-sharing/record';
 
 /** Who a bearer token is: a fail2ban pod's ServiceAccount token carries its node; an administrator's none. */
 export interface Identity {
@@ -52,11 +53,6 @@ export function canonicalIp(ip: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** The record name the CRD rule demands for an address in a jail. */
-export function banName(jail: string, ip: string): string {
-  return `${jail}.${ip.includes(':') ? 'v6' : 'v4'}-${ip.replace(/[.:]/g, '-')}`;
 }
 
 /**
@@ -305,15 +301,19 @@ function validate(object: any): void {
   if (!spec || typeof spec !== 'object') {
     problems.push('spec: Required value');
   } else {
-    for (const key of ['ip', 'jail', 'node', 'bannedAt', 'banTime']) if (spec[key] === undefined) problems.push(`spec.${key}: Required value`);
-    if (typeof spec.ip !== 'string' || spec.ip.length > 39 || canonicalIp(spec.ip) !== spec.ip) problems.push('spec: ip must be one address in canonical form');
-    if (typeof spec.jail !== 'string' || spec.jail.length > 32 || !/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(spec.jail)) problems.push('spec.jail: Invalid value');
-    if (typeof spec.node !== 'string' || spec.node.length > 253) problems.push('spec.node: Invalid value');
-    if (typeof spec.bannedAt !== 'string' || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(spec.bannedAt) || Number.isNaN(Date.parse(spec.bannedAt))) {
-      problems.push('spec.bannedAt: must be a date-time');
+    for (const key of BAN_RECORD.spec.required) if (spec[key] === undefined) problems.push(`spec.${key}: Required value`);
+    // The structural schema, as the contract (agent/ban_record.json) writes it.
+    for (const [key, rule] of Object.entries(BAN_RECORD.spec.properties) as Array<[string, any]>) {
+      const value = spec[key];
+      const invalid =
+        (rule.type === 'string' && (typeof value !== 'string' || value.length > rule.maxLength || (rule.pattern && !new RegExp(rule.pattern).test(value)))) ||
+        (rule.format === 'date-time' && (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(value) || Number.isNaN(Date.parse(value)))) ||
+        (rule.type === 'integer' && (!Number.isInteger(value) || value < rule.minimum));
+      if (invalid) problems.push(`spec.${key}: Invalid value: ${JSON.stringify(value)}`);
     }
-    if (!Number.isInteger(spec.banTime) || spec.banTime < -1) problems.push('spec.banTime: an integer ≥ -1');
-    if (typeof spec.jail === 'string' && typeof spec.ip === 'string' && name !== banName(spec.jail, spec.ip)) {
+    // The CRD's CEL rules.
+    if (typeof spec.ip !== 'string' || canonicalIp(spec.ip) !== spec.ip) problems.push('spec: ip must be one address in canonical form');
+    if (typeof spec.jail === 'string' && typeof spec.ip === 'string' && name !== banRecordName(spec.jail, spec.ip)) {
       problems.push('the name must be <jail>.v4-a-b-c-d or <jail>.v6-<address with - for :>');
     }
   }

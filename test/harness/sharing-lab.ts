@@ -42,15 +42,15 @@ export class SharingNode {
   readonly stateFile: string;
 
   /**
-   * @param env the `ban-sharing` container's environment from the DaemonSet
-   * @param program the sidecar's program from the ConfigMap, as a file
+   * @param env the `node-agent` container's environment from the DaemonSet
+   * @param agentHome the folder holding the agent's package from the ConfigMap (`agent/…`), as the pod mounts it
    */
   constructor(
     readonly name: NodeName,
     readonly token: string,
     private readonly dir: string,
     private readonly env: Record<string, string>,
-    private readonly program: string,
+    private readonly agentHome: string,
     private readonly apiUrl: string,
   ) {
     fs.mkdirSync(dir);
@@ -98,7 +98,8 @@ export class SharingNode {
   /** Starts the sidecar and waits until it has listed the records (it touches its status file then); its state file stays. */
   async startSidecar(): Promise<void> {
     fs.rmSync(this.statusFile, { force: true });
-    const sidecar = spawn('/usr/bin/python3', [this.program], { env: this.sidecarEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    // As the pod runs it: `python3 -m agent` in the folder the ConfigMap's items are mounted in.
+    const sidecar = spawn('/usr/bin/python3', ['-m', 'agent'], { cwd: this.agentHome, env: this.sidecarEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     this.sidecar = sidecar;
     this.record('--- sidecar started');
     for (const stream of [sidecar.stdout!, sidecar.stderr!]) {
@@ -210,15 +211,20 @@ export class SharingLab {
   }
 
   private async startAll(config: SynthesizedConfig): Promise<void> {
-    const container = config.daemonSet.spec.template.spec.containers.find((c: any) => c.name === 'ban-sharing');
-    if (!container) throw new Error('the DaemonSet has no ban-sharing container');
+    const pod = config.daemonSet.spec.template.spec;
+    const container = pod.containers.find((c: any) => c.name === 'node-agent');
+    if (!container) throw new Error('the DaemonSet has no node-agent container');
     const env: Record<string, string> = Object.fromEntries(container.env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]));
     // The lab moves these files to each node's directory; the synthesized container must have them.
     for (const name of ['STATUS_FILE', 'STATE_FILE']) {
-      if (!env[name]) throw new Error(`the ban-sharing container has no ${name} in its environment`);
+      if (!env[name]) throw new Error(`the node-agent container has no ${name} in its environment`);
     }
-    const program = path.join(this.dir, 'ban_sharing.py');
-    fs.writeFileSync(program, config.files['ban_sharing.py']);
+    // The ConfigMap's items, laid out where the agent's volume mounts them.
+    const agentHome = path.join(this.dir, 'node-agent');
+    for (const item of pod.volumes.find((v: any) => v.name === 'node-agent').configMap.items) {
+      fs.mkdirSync(path.dirname(path.join(agentHome, item.path)), { recursive: true });
+      fs.writeFileSync(path.join(agentHome, item.path), config.files[item.key]);
+    }
 
     const tokens = Object.fromEntries(NODE_NAMES.map((name) => [name, randomBytes(16).toString('hex')]));
     this.api = await FakeKubeApi.start({
@@ -230,7 +236,7 @@ export class SharingLab {
       },
     });
     for (const name of NODE_NAMES) {
-      this.nodes.push(new SharingNode(name, tokens[name], path.join(this.dir, name), env, program, this.api.url));
+      this.nodes.push(new SharingNode(name, tokens[name], path.join(this.dir, name), env, agentHome, this.api.url));
     }
     // The three fail2ban-servers start at once; every start is awaited before a failure is thrown, so that
     // destroy() finds each lab that did start.

@@ -1,11 +1,13 @@
+import * as kplus from 'cdk8s-plus-28';
 import { Fail2banFeature, ResolvedCore } from '../feature';
 import { JAIL_NAME, JailProps } from '../../model/jail';
 import { didYouMean } from '../../model/suggest';
 import { BanLedger } from './ledger';
 import { mirrorBanTimeSeconds, mirrorJail } from './mirrors';
-import { banRecordName, BanSharingOptions, DEFAULT_BAN_GROUP, MIN_KUBERNETES_VERSION, mirrorJailName, parseKubernetesVersion, resolveBanSharing } from './options';
+import { BanSharingOptions, DEFAULT_BAN_GROUP, MIN_KUBERNETES_VERSION, mirrorJailName, parseKubernetesVersion, resolveBanSharing } from './options';
+import { banRecordName } from './record';
 import { PUBLISH_ACTION, PUBLISH_ACTION_KEY, publishAction } from './publish-action';
-import { RUN_DIR, SIDECAR_PROGRAM_KEY, sidecarContainer, sidecarProgram, stateVolume, tokenVolume } from './sidecar';
+import { sharingEnvironment, STATE_DIR, STATE_HOST_DIR, TOKEN_DIR } from './agent-settings';
 
 /** Problems of the sharing settings against the resolved jails and cluster block. */
 function validateSharing(sharing: BanSharingOptions, config: ResolvedCore): string[] {
@@ -61,23 +63,18 @@ export function banSharingFeature(options: BanSharingOptions): Fail2banFeature {
       new BanLedger(scope, 'BanLedger', { namespace: config.namespace, serviceAccountName, group: sharing.group, labels: config.labels });
       daemonSet.useServiceAccount(serviceAccountName);
       configMap.addFile(PUBLISH_ACTION_KEY, publishAction());
-      configMap.addFile(SIDECAR_PROGRAM_KEY, sidecarProgram());
       daemonSet.mountConfigFile(PUBLISH_ACTION_KEY, `/data/action.d/${PUBLISH_ACTION_KEY}`);
-      const run = daemonSet.addSharedDir('run', RUN_DIR);
-      const [token, state] = ['ban-sharing-token', 'ban-sharing-state'];
-      daemonSet.addSidecar(
-        sidecarContainer({
-          image: config.image,
-          namespace: config.namespace,
-          group: sharing.group,
-          timeZone: config.timeZone,
-          sharedJails: Object.fromEntries(shared(config).map((jail) => [jail.name, { mirror: sharing.mirrors[jail.name], maxBanTime: mirrorBanTimeSeconds(jail, config.defaults) }])),
-          neverBan: config.neverBan,
-          rateLimitPerMinute: sharing.rateLimitPerMinute,
-          volumes: { run, token, config: daemonSet.configVolumeName, state },
-        }),
-        [tokenVolume(token), stateVolume(state)],
-      );
+      const agent = daemonSet.nodeAgent();
+      const environment = sharingEnvironment({
+        namespace: config.namespace,
+        group: sharing.group,
+        sharedJails: Object.fromEntries(shared(config).map((jail) => [jail.name, { mirror: sharing.mirrors[jail.name], maxBanTime: mirrorBanTimeSeconds(jail, config.defaults) }])),
+        neverBan: config.neverBan,
+        rateLimitPerMinute: sharing.rateLimitPerMinute,
+      });
+      for (const [name, value] of Object.entries(environment)) agent.env.addVariable(name, kplus.EnvValue.fromValue(value));
+      agent.mount(STATE_DIR, kplus.Volume.fromHostPath(scope, 'BanSharingState', 'ban-sharing-state', { path: STATE_HOST_DIR, type: kplus.HostPathVolumeType.DIRECTORY_OR_CREATE }));
+      daemonSet.mountServiceAccountToken(agent, TOKEN_DIR, 'ban-sharing-token');
       // Unbanning a shared ban with `npm run bans` deletes its record, so that no node applies it again.
       banManager?.addRule({ apiGroups: [sharing.group], resources: ['bans'], verbs: ['delete'] });
     },

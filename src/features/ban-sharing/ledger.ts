@@ -1,6 +1,7 @@
 import { ApiObject } from 'cdk8s';
 import { KubeRole, KubeRoleBinding, KubeServiceAccount } from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct } from 'constructs';
+import { BAN_RECORD, banRecordNameRule } from './record';
 
 /** Props of {@link BanLedger}. */
 export interface BanLedgerProps {
@@ -25,7 +26,7 @@ function endOf(object: string): string {
 /** The CRD's rules, as CEL: a single canonical address, and a name that is the jail and the address. */
 export const BAN_RECORD_RULES = {
   ip: 'isIP(self.ip) && ip.isCanonical(self.ip)',
-  name: "self.metadata.name == self.spec.jail + (self.spec.ip.contains(':') ? '.v6-' : '.v4-') + self.spec.ip.replace('.', '-').replace(':', '-')",
+  name: banRecordNameRule(),
 };
 
 /** The policy's variable `node`: the node name in the request's token, or "" when it carries none. */
@@ -101,15 +102,9 @@ export class BanLedger extends Construct {
                 properties: {
                   spec: {
                     type: 'object',
-                    required: ['ip', 'jail', 'node', 'bannedAt', 'banTime'],
+                    required: BAN_RECORD.spec.required,
                     'x-kubernetes-validations': [{ rule: BAN_RECORD_RULES.ip, message: 'ip must be one address in canonical form' }],
-                    properties: {
-                      ip: { type: 'string', maxLength: 39 },
-                      jail: { type: 'string', maxLength: 32, pattern: '^[A-Za-z0-9][A-Za-z0-9_-]*$' },
-                      node: { type: 'string', maxLength: 253 },
-                      bannedAt: { type: 'string', format: 'date-time' },
-                      banTime: { type: 'integer', minimum: -1 },
-                    },
+                    properties: BAN_RECORD.spec.properties,
                   },
                 },
               },

@@ -45,9 +45,3 @@ export function parseKubernetesVersion(version: string): [number, number] | unde
   const match = /^v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+][\w.+-]*)?$/.exec(version.trim());
   return match ? [Number(match[1]), Number(match[2])] : undefined;
 }
-
-/** The name of the ledger record of a shared ban: `<jail>.v4-a-b-c-d` or `<jail>.v6-<canonical address, ':' → '-'>`. */
-export function banRecordName(jail: string, canonicalAddress: string): string {
-  const family = canonicalAddress.includes(':') ? 'v6' : 'v4';
-  return `${jail}.${family}-${canonicalAddress.replace(/[.:]/g, '-')}`;
-}

@@ -8,7 +8,7 @@ export const PUBLISH_ACTION = 'cluster-publish';
 export const PUBLISH_ACTION_KEY = `${PUBLISH_ACTION}.conf`;
 
 /** The action in this repository, in fail2ban's action.d format. */
-export const PUBLISH_ACTION_FILE = packagePath('sharing', PUBLISH_ACTION_KEY);
+export const PUBLISH_ACTION_FILE = packagePath('actions', PUBLISH_ACTION_KEY);
 
 /** The action's text. */
 export function publishAction(): string {

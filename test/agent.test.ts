@@ -29,16 +29,16 @@ function python(args: string[]): Promise<Run> {
   });
 }
 
-/** Prints the id of every test in sharing/test_ban_sharing.py, one per line. */
+/** Prints the id of every test in agent/tests/, one per line. */
 const LIST_TESTS = `
 import unittest
 def ids(suite):
     for item in suite:
         yield from ids(item) if isinstance(item, unittest.TestSuite) else [item.id()]
-print('\\n'.join(ids(unittest.defaultTestLoader.loadTestsFromName('sharing.test_ban_sharing'))))
+print('\\n'.join(ids(unittest.defaultTestLoader.discover('agent/tests', top_level_dir='.'))))
 `;
 
-describeWithTools(['fail2ban-server'], 'the ban-sharing sidecar (sharing/ban_sharing.py)', () => {
+describeWithTools(['fail2ban-server'], 'the node agent (agent/)', () => {
   it('passes its unittest suite: pure parts, loops against a stand-in API and fail2ban socket, a real fail2ban-server', async () => {
     const probe = await python(['-c', 'from fail2ban.client.csocket import CSocket']);
     if (probe.code !== 0) {
@@ -46,7 +46,7 @@ describeWithTools(['fail2ban-server'], 'the ban-sharing sidecar (sharing/ban_sha
     }
     const listing = await python(['-c', LIST_TESTS]);
     const ids = listing.output.split('\n').filter(Boolean);
-    if (listing.code !== 0 || ids.length === 0) throw new Error(`listing the sidecar's tests failed:\n${listing.output}`);
+    if (listing.code !== 0 || ids.length === 0) throw new Error(`listing the agent's tests failed:\n${listing.output}`);
     const shards = Array.from({ length: SHARDS }, (_, shard) => ids.filter((_, i) => i % SHARDS === shard));
     const runs = await Promise.all(shards.map((shard) => python(['-m', 'unittest', '-v', ...shard])));
     const run = { code: runs.find((r) => r.code !== 0)?.code ?? 0, output: runs.map((r) => r.output).join('\n') };
@@ -54,11 +54,11 @@ describeWithTools(['fail2ban-server'], 'the ban-sharing sidecar (sharing/ban_sha
     // A test skips without openssl (HTTPS) or fail2ban-server; under CI=true that counts as a failure.
     const skipped = /^OK \(.*skipped=\d+/m.test(run.output);
     if (skipped && process.env.CI !== 'true') {
-      console.warn(`some sidecar tests were skipped:\n${run.output.split('\n').filter((line) => line.includes('skipped')).join('\n')}`);
+      console.warn(`some agent tests were skipped:\n${run.output.split('\n').filter((line) => line.includes('skipped')).join('\n')}`);
     }
     if (run.code !== 0 || count < MIN_TESTS || (skipped && process.env.CI === 'true')) {
       throw new Error(
-        `${PYTHON} -m unittest -v sharing.test_ban_sharing (in ${SHARDS} processes): exit ${run.code}, ran ${count} tests ` +
+        `${PYTHON} -m unittest -v agent.tests (in ${SHARDS} processes): exit ${run.code}, ran ${count} tests ` +
           `(at least ${MIN_TESTS} expected)${skipped ? ', some skipped' : ''}\n\n${run.output}`,
       );
     }

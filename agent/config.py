@@ -1,0 +1,73 @@
+"""The node agent's settings, from the container's environment (the DaemonSet sets them)."""
+
+import dataclasses
+import ipaddress
+import json
+
+from .records import SharedJail, _integer, record_name
+
+# fail2ban answers its socket before it has built its jails, and restores a jail's bans from its database only
+# after that: the mirrors are compared with the ledger this often, not just once after the LIST
+MIRROR_SYNC_SECONDS = 1.0
+# fail2ban lists a ban as soon as it holds it and runs the ban's actions right after; an unban in between finds
+# nothing to delete in nftables (fail2ban 1.0.2 skips actionunban until the action has banned something) and the
+# element is added anyway: a firewall entry fail2ban no longer knows. So an address unbanned because of what
+# fail2ban lists (not because of a record's end or deletion) must still be listed at least this much later.
+SETTLE_SECONDS = 1.0
+# ---------------------------------------------------------------------------------------------------- configuration
+
+@dataclasses.dataclass
+class Config:
+    node: str
+    namespace: str = 'fail2ban'
+    group: str = 'fail2ban.homelab.internal'
+    api: str = ''
+    token_file: str = '/var/run/secrets/ban-sharing/token'
+    ca_file: str = '/var/run/secrets/ban-sharing/ca.crt'
+    socket_path: str = '/var/run/fail2ban/fail2ban.sock'
+    outbox: str = '/var/run/fail2ban/outbox'
+    shared: dict = dataclasses.field(default_factory=dict)  # origin jail -> SharedJail
+    never_ban: list = dataclasses.field(default_factory=list)  # ip_network
+    rate_limit: int = 60
+    republish_seconds: float = 60.0
+    status_file: str = None
+    state_file: str = None  # None: the state is kept in memory only
+    grace_seconds: float = 60.0  # own records are deleted this long after their end
+    tick: float = 0.5  # main loop: at least this often (and at each applied end)
+    mirror_sync_seconds: float = MIRROR_SYNC_SECONDS
+    settle_seconds: float = SETTLE_SECONDS
+    outbox_poll: float = 0.2
+    watch_timeout: int = 60  # timeoutSeconds of one WATCH round
+    backoff_max: float = 30.0
+
+
+def parse_shared_jails(text):
+    """SHARED_JAILS: {"sshd": {"mirror": "sshd-cluster", "maxBanTime": 86400}}."""
+    data = json.loads(text or '{}')
+    if not isinstance(data, dict):
+        raise ValueError('SHARED_JAILS is not a JSON object')
+    shared = {}
+    for jail, entry in data.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get('mirror'), str) or not entry['mirror']:
+            raise ValueError(f'SHARED_JAILS[{jail!r}] has no mirror')
+        record_name(jail, '192.0.2.1')  # the jail must make valid object names
+        shared[jail] = SharedJail(entry['mirror'], _integer(entry.get('maxBanTime', -1), 'maxBanTime'))
+    return shared
+
+
+def config_from_env(env):
+    host, port = env.get('KUBERNETES_SERVICE_HOST', ''), env.get('KUBERNETES_SERVICE_PORT', '443')
+    default_api = f'https://[{host}]:{port}' if ':' in host else f'https://{host}:{port}'
+    if not env.get('NODE_NAME'):
+        raise ValueError('NODE_NAME is not set')
+    return Config(
+        node=env['NODE_NAME'], namespace=env.get('NAMESPACE', 'fail2ban'),
+        group=env.get('BAN_GROUP', 'fail2ban.homelab.internal'), api=env.get('KUBERNETES_API') or default_api,
+        token_file=env.get('TOKEN_FILE', '/var/run/secrets/ban-sharing/token'),
+        ca_file=env.get('CA_FILE', '/var/run/secrets/ban-sharing/ca.crt'),
+        socket_path=env.get('F2B_SOCKET', '/var/run/fail2ban/fail2ban.sock'),
+        outbox=env.get('OUTBOX', '/var/run/fail2ban/outbox'),
+        shared=parse_shared_jails(env.get('SHARED_JAILS', '{}')),
+        never_ban=[ipaddress.ip_network(n, strict=False) for n in env.get('NEVER_BAN', '').split()],
+        rate_limit=int(env.get('RATE_LIMIT', '60')), republish_seconds=float(env.get('REPUBLISH_SECONDS', '60')),
+        status_file=env.get('STATUS_FILE') or None, state_file=env.get('STATE_FILE') or None)

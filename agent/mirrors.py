@@ -1,0 +1,195 @@
+"""The agent's main thread: the watcher's queue -> the ledger; other nodes' valid records applied to the mirror
+jails, unbanned at their end or deletion; the mirrors kept equal to the ledger."""
+
+import ipaddress
+import time
+
+from .decisions import deletion_actions, plan
+from .f2b_socket import F2bError
+from .log import log
+from .records import effective_end, format_end, parse_record, record_name, spec_of, validate_record
+
+class MirrorSync:
+    # ------------------------------------------------------------------ main thread: ledger -> mirror jails
+    def handle(self, item):
+        kind, obj = item[0], item[-1]
+        now = self.clock()
+        if kind == 'list':
+            new = {o['metadata'].get('name'): o for o in obj
+                   if isinstance(o, dict) and isinstance(o.get('metadata'), dict)}
+            gone = [old for name, old in self.ledger.items() if name not in new]  # deleted while not watching
+            with self.lock:
+                self.ledger, first = new, not self.synced
+                self.synced = True
+                for record in new.values():
+                    self.note_record(record)
+                # Remembered records that are gone, and that this sidecar never saw go: deleted while it was down
+                # (the ones it did see are handled by on_deleted below).
+                seen = {old['metadata'].get('name') for old in gone}
+                for name in list(self.state.records):
+                    if name not in new and name not in seen:
+                        self.state.mark_deleted(name, now)
+                self.state.save()
+            for old in gone:
+                self.on_deleted(old, now)
+            if first:
+                log(f'listed {len(new)} records')
+            self.sync_mirrors()  # before reconcile: bans already in the mirrors are kept, not re-applied
+            return
+        etype, name = item[1], obj['metadata'].get('name')
+        if etype in ('ADDED', 'MODIFIED'):
+            with self.lock:
+                self.ledger[name] = obj
+                self.note_record(obj)
+                self.state.save()
+        elif etype == 'DELETED':
+            with self.lock:
+                self.ledger.pop(name, None)
+            self.on_deleted(obj, now)
+
+    def note_record(self, obj):
+        """A record in the ledger: remembered in the state if it is this node's (the lock is held)."""
+        name = obj['metadata'].get('name')
+        try:
+            ban = parse_record(obj)
+        except ValueError:
+            ban = None
+        if ban is not None and ban.node == self.cfg.node:
+            self.state.remember(ban)
+        else:
+            self.state.forget(name)  # no longer (or never) this node's
+
+    def on_deleted(self, obj, now):
+        uid = obj['metadata'].get('uid')
+        with self.lock:
+            by_me = uid in self.my_deletes
+            self.my_deletes.discard(uid)
+        name = obj['metadata'].get('name')
+        self.refused.pop(name, None)
+        self.deferred.discard(name)
+        actions = deletion_actions(obj, by_me, self.cfg.shared, now)
+        if not actions:  # this node's own deletion, or a clean-up after the end: nothing left to follow
+            with self.lock:
+                self.state.forget(name)
+                self.state.save()
+        for _, jail, ip, node in actions:
+            with self.lock:
+                self.tombstones[name] = now
+            self.unban_origin(name, jail, ip, f'record of {node} deleted before its end', now)
+
+    def unban_origin(self, name, jail, ip, why, now):
+        """A cluster-wide unban of `ip` in this node's origin jail. The state entry goes once fail2ban unbanned it;
+        if it was not banned (fail2ban may still be restoring its database) or fail2ban is down, the entry stays,
+        marked deleted, so that the ban is recognized when it comes back."""
+        try:
+            changed = self.f2b.command('set', jail, 'unbanip', ip)
+            log(f'unbanned {jail} {ip} in {jail}: {why} (cluster-wide unban)'
+                + ('' if changed else ', was not banned here'))
+        except F2bError as error:
+            log(f'error: unban {jail} {ip}: {error}')
+            changed = False
+        with self.lock:
+            if changed:
+                self.state.forget(name)
+            else:
+                self.state.mark_deleted(name, now)
+            self.state.save()
+
+    def reconcile(self):
+        now = self.clock()
+        with self.lock:
+            ledger = dict(self.ledger)
+        for action in plan(ledger, self.applied, self.refused, self.cfg.node, self.cfg.shared, self.cfg.never_ban,
+                           self.limiter, now, self.checks):
+            kind, name = action[0], action[1]
+            if kind == 'refuse':
+                self.refused[name] = action[2]
+                node = spec_of(ledger[name]).get('node')
+                log(f'refused {name} from {node}: {action[3]}')
+            elif kind == 'defer':
+                if name not in self.deferred:
+                    self.deferred.add(name)
+                    log(f'refused {name} from {action[2].node} for now: over the rate limit '
+                        f'({self.cfg.rate_limit} per minute)')
+            elif kind == 'retime':
+                self.applied[name] = action[2:]
+            elif kind == 'apply':
+                self.apply(name, *action[2:])
+            elif kind == 'unban':
+                self.unban(name, action[2])
+
+    def _f2b(self, *args):
+        try:
+            result = self.f2b.command(*args)
+            self.f2b_error = None
+            return True, result
+        except F2bError as error:
+            if str(error) != self.f2b_error:  # one line per new error, not one per tick
+                self.f2b_error = str(error)
+                log(f'error: {error}')
+            return False, None
+
+    def apply(self, name, ban, mirror, end):
+        ok, _ = self._f2b('set', mirror, 'banip', ban.ip)
+        if not ok:
+            self.limiter.refund(ban.node)
+            return
+        self.applied[name] = (ban, mirror, end)
+        self.deferred.discard(name)
+        log(f'applied {ban.jail} {ban.ip} from {ban.node} until {format_end(end)}')
+
+    def unban(self, name, reason):
+        ban, mirror, _ = self.applied[name]
+        ok, _ = self._f2b('set', mirror, 'unbanip', ban.ip)
+        if ok:
+            del self.applied[name]
+            log(f'unbanned {ban.jail} {ban.ip} from {ban.node}: {reason}')
+
+    def sync_mirrors(self):
+        """Make the mirror jails hold exactly the valid records: fail2ban may have restarted (lost or restored
+        bans), this sidecar may have restarted (adopt what is there, unban what was deleted meanwhile). Runs every
+        mirror_sync_seconds, because fail2ban restores a mirror's database bans only a moment after its jails
+        answer: a ban whose record was deleted while the node was down comes back after the sync at the LIST.
+        Cheap enough for that: one `get J-cluster banip` per mirror, and only addresses that are not applied are
+        looked up in the ledger (by name) and validated."""
+        now, listed_at = self.clock(), time.monotonic()
+        self.next_sync = listed_at + self.cfg.mirror_sync_seconds
+        with self.lock:
+            ledger = dict(self.ledger)
+        stray = set()
+        for jail, shared in self.cfg.shared.items():
+            ok, banned = self._f2b('get', shared.mirror, 'banip')
+            if not ok:
+                continue
+            banned = set(banned if isinstance(banned, list) else str(banned).split())
+            held = {ban.ip for ban, mirror, _ in self.applied.values() if mirror == shared.mirror}
+            for ip in sorted(banned - held):
+                adopted = self.mirror_record(jail, ip, ledger, now)
+                if adopted:
+                    name, ban, end = adopted
+                    self.applied[name] = (ban, shared.mirror, end)
+                else:
+                    stray.add((shared.mirror, ip))
+            lost = [(name, ban) for name, (ban, mirror, _) in self.applied.items()
+                    if mirror == shared.mirror and ban.ip not in banned]
+            for name, ban in sorted(lost):
+                if self._f2b('set', shared.mirror, 'banip', ban.ip)[0]:
+                    log(f're-applied {ban.jail} {ban.ip} from {ban.node} in {shared.mirror}: fail2ban had lost it')
+        for mirror, ip in sorted(self.stray_mirror_bans.settled(stray, listed_at)):
+            if self._f2b('set', mirror, 'unbanip', ip)[0]:
+                log(f'unbanned {ip} in {mirror}: no valid record for it')
+
+    def mirror_record(self, jail, ip, ledger, now):
+        """(name, Ban, end) if the ledger has a valid, unended record of another node for `ip` in `jail`."""
+        try:
+            name = record_name(jail, str(ipaddress.ip_address(ip)))
+        except ValueError:
+            return None
+        obj = ledger.get(name)
+        if obj is None or spec_of(obj).get('node') == self.cfg.node or name in self.refused:
+            return None
+        ban, reason = validate_record(obj, self.cfg.shared, self.cfg.never_ban, now, self.checks)
+        if reason is not None:
+            return None
+        end = effective_end(ban, self.cfg.shared[ban.jail].max_ban_time)
+        return (name, ban, end) if end is None or end > now else None

@@ -1,0 +1,36 @@
+import * as fs from 'node:fs';
+import { packagePath } from '../../model/package-path';
+
+/** The ledger's Ban record as `agent/ban_record.json` writes it down once, for the TypeScript, the CEL and the agent. */
+interface BanRecordContract {
+  readonly name: {
+    readonly jailSeparator: string;
+    readonly familyPrefix: { readonly '4': string; readonly '6': string };
+    readonly addressSeparators: readonly string[];
+    readonly replacement: string;
+    readonly maxLength: number;
+  };
+  readonly spec: { readonly required: readonly string[]; readonly properties: Record<string, Record<string, unknown>> };
+}
+
+/** The contract file; the node agent reads the same file from its package. */
+export const BAN_RECORD_CONTRACT_FILE = packagePath('agent', 'ban_record.json');
+
+export const BAN_RECORD: BanRecordContract = JSON.parse(fs.readFileSync(BAN_RECORD_CONTRACT_FILE, 'utf8'));
+
+/** The name of the ledger record of a shared ban: `<jail>.v4-a-b-c-d` or `<jail>.v6-<canonical address, ':' → '-'>`. */
+export function banRecordName(jail: string, canonicalAddress: string): string {
+  const rule = BAN_RECORD.name;
+  const suffix = rule.addressSeparators.reduce((address, separator) => address.split(separator).join(rule.replacement), canonicalAddress);
+  return `${jail}${rule.jailSeparator}${rule.familyPrefix[canonicalAddress.includes(':') ? '6' : '4']}${suffix}`;
+}
+
+/** A CEL string literal. */
+const cel = (text: string) => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+/** The name rule as the CRD's CEL validation, generated from the contract. */
+export function banRecordNameRule(): string {
+  const rule = BAN_RECORD.name;
+  const address = rule.addressSeparators.reduce((expression, separator) => `${expression}.replace(${cel(separator)}, ${cel(rule.replacement)})`, 'self.spec.ip');
+  return `self.metadata.name == self.spec.jail + ${cel(rule.jailSeparator)} + (self.spec.ip.contains(':') ? ${cel(rule.familyPrefix['6'])} : ${cel(rule.familyPrefix['4'])}) + ${address}`;
+}
