@@ -44,15 +44,19 @@ def canonical_ip(text):
     return address
 
 
-def record_name(jail, ip):
-    """`sshd.v4-192-0-2-10`, `sshd.v6-2001-db8--10`; ValueError if that is no valid object name."""
+def spelled_name(jail, address):
+    """The contract's name for `address` as written: `sshd.v4-192-0-2-10`, `sshd.v6-2001-db8--10`."""
     rule = CONTRACT['name']
-    address = ipaddress.ip_address(ip)
-    suffix = str(address)
+    suffix = address
     for separator in rule['addressSeparators']:
         suffix = suffix.replace(separator, rule['replacement'])
-    name = f"{jail}{rule['jailSeparator']}{rule['familyPrefix'][str(address.version)]}{suffix}"
-    if len(name) > rule['maxLength'] or not NAME_RE.match(name):
+    return f"{jail}{rule['jailSeparator']}{rule['familyPrefix']['6' if ':' in address else '4']}{suffix}"
+
+
+def record_name(jail, ip):
+    """The name of the record of `ip` (made canonical) in `jail`; ValueError if that is no valid object name."""
+    name = spelled_name(jail, str(ipaddress.ip_address(ip)))
+    if len(name) > CONTRACT['name']['maxLength'] or not NAME_RE.match(name):
         raise ValueError(f'{name!r} is not a valid object name')
     return name
 

@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { buildSync } from 'esbuild';
 import { describeWithTools } from './fail2ban-tools';
 import { HANG_MS } from './harness/wait';
 
@@ -16,12 +18,19 @@ interface Run {
   readonly output: string;
 }
 
+/**
+ * The stand-in Kubernetes API the TypeScript labs use (harness/fake-kube-api.ts), bundled once for every Python test
+ * that starts it (scripts/kube-api-standin.js runs this bundle).
+ */
+const standIn = path.join(ROOT, 'dist', 'standin', `kube-api-server-${process.pid}.js`);
+
 function python(args: string[]): Promise<Run> {
+  const env = { ...process.env, PYTHONDONTWRITEBYTECODE: '1', KUBE_API_STANDIN_BUNDLE: standIn };
   return new Promise((resolve) => {
     execFile(
       PYTHON,
       args,
-      { cwd: ROOT, encoding: 'utf8', timeout: HANG_MS * 4, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } },
+      { cwd: ROOT, encoding: 'utf8', timeout: HANG_MS * 4, env },
       (error, stdout, stderr) => {
         resolve({ code: error ? (error.code ?? error.signal ?? null) : 0, output: `${stdout}${stderr}` });
       },
@@ -39,6 +48,11 @@ print('\\n'.join(ids(unittest.defaultTestLoader.discover('agent/tests', top_leve
 `;
 
 describeWithTools(['fail2ban-server'], 'the node agent (agent/)', () => {
+  beforeAll(() => {
+    buildSync({ absWorkingDir: ROOT, entryPoints: ['test/harness/kube-api-server.ts'], outfile: standIn, bundle: true, packages: 'external', platform: 'node', format: 'cjs', target: 'node20', logLevel: 'warning' });
+  });
+  afterAll(() => fs.rmSync(standIn, { force: true }));
+
   it('passes its unittest suite: pure parts, loops against a stand-in API and fail2ban socket, a real fail2ban-server', async () => {
     const probe = await python(['-c', 'from fail2ban.client.csocket import CSocket']);
     if (probe.code !== 0) {

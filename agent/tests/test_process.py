@@ -27,9 +27,8 @@ class HttpsTest(unittest.TestCase):
             subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
                             '-nodes', '-keyout', key, '-out', out, '-days', '1', '-subj', '/CN=kubernetes',
                             '-addext', 'subjectAltName=IP:127.0.0.1'], check=True, capture_output=True)
-        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        tls.load_cert_chain(other, key)  # the key of the last certificate made
-        api = FakeApi(tls)
+        with open(other) as certificate, open(key) as private_key:  # the key of the last certificate made
+            api = FakeApi((certificate.read(), private_key.read()))
         self.addCleanup(api.close)
         with open(os.path.join(directory, 'token'), 'w') as f:
             f.write('token-a')

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import { AddressInfo, isIP } from 'node:net';
 import { BAN_RECORD, banRecordName } from '../../src/features/ban-sharing/record';
 
@@ -25,6 +26,26 @@ export interface RecordedRequest {
   readonly fromTest: boolean;
   readonly status: number;
   readonly at: number;
+  /** The query parameters. */
+  readonly query: Record<string, string>;
+  /** The bearer token, if any. */
+  readonly token?: string;
+  /** The body, parsed when JSON. */
+  readonly body?: unknown;
+}
+
+/** Options of {@link FakeKubeApi.start}. */
+export interface FakeKubeApiOptions {
+  readonly group: string;
+  readonly namespace: string;
+  /** Bearer token → who it is. */
+  readonly tokens: Record<string, Identity>;
+  /** Events kept for WATCHes from an earlier resourceVersion. @default 1000 */
+  readonly history?: number;
+  /** Serve HTTPS with this certificate and key (PEM), as the real API does. @default plain HTTP */
+  readonly tls?: { readonly cert: string; readonly key: string };
+  /** Send a BOOKMARK on an idle WATCH this often (milliseconds). @default never */
+  readonly bookmarkMs?: number;
 }
 
 class ApiError extends Error {
@@ -61,8 +82,8 @@ export function canonicalIp(ip: string): string | undefined {
  * the fail2ban ServiceAccount (403), conflicts (409) and expired watch versions (410).
  */
 export class FakeKubeApi {
-  static async start(options: { group: string; namespace: string; tokens: Record<string, Identity>; history?: number }): Promise<FakeKubeApi> {
-    const api = new FakeKubeApi(options.group, options.namespace, options.tokens, options.history ?? 1000);
+  static async start(options: FakeKubeApiOptions): Promise<FakeKubeApi> {
+    const api = new FakeKubeApi(options);
     await new Promise<void>((resolve) => api.server.listen(0, '127.0.0.1', resolve));
     return api;
   }
@@ -74,21 +95,49 @@ export class FakeKubeApi {
   private revision = 1;
   private events: Array<{ rv: number; type: string; object: any }> = [];
   private parked?: Array<() => void>;
-  private readonly watchers = new Set<{ res: http.ServerResponse; timer?: NodeJS.Timeout }>();
-  private readonly server = http.createServer((req, res) => this.handle(req, res));
+  /** Answer a WATCH from a compacted resourceVersion with HTTP 410 instead of an ERROR event (both happen). */
+  expiredAsStatus = false;
+  readonly group: string;
+  readonly namespace: string;
+  readonly tokens: Record<string, Identity>;
+  private readonly watchers = new Set<{ res: http.ServerResponse; timer?: NodeJS.Timeout; bookmarks?: NodeJS.Timeout }>();
+  private readonly server: http.Server;
   private readonly prefix: string;
+  private readonly historyLimit: number;
+  private readonly bookmarkMs?: number;
 
-  private constructor(
-    readonly group: string,
-    readonly namespace: string,
-    readonly tokens: Record<string, Identity>,
-    private readonly historyLimit: number,
-  ) {
-    this.prefix = `/apis/${group}/v1/namespaces/${namespace}/bans`;
+  private constructor(options: FakeKubeApiOptions) {
+    this.group = options.group;
+    this.namespace = options.namespace;
+    this.tokens = options.tokens;
+    this.historyLimit = options.history ?? 1000;
+    this.bookmarkMs = options.bookmarkMs;
+    this.prefix = `/apis/${this.group}/v1/namespaces/${this.namespace}/bans`;
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.handle(req, res);
+    this.server = options.tls ? https.createServer({ cert: options.tls.cert, key: options.tls.key }, handler) : http.createServer(handler);
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return `${this.server instanceof https.Server ? 'https' : 'http'}://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** Stores a record as it is, without any check: what a buggy or hostile writer could leave in the ledger. */
+  inject(object: any): any {
+    const name = object.metadata.name;
+    const stored = { ...object, metadata: { uid: randomUUID(), ...object.metadata } };
+    this.objects.set(name, this.emit(this.objects.has(name) ? 'MODIFIED' : 'ADDED', stored));
+    return this.objects.get(name);
+  }
+
+  /**
+   * The API server's watch cache moves on: `remove` disappears without an event, the history is forgotten and
+   * every WATCH ends, so a WATCH from an earlier resourceVersion gets 410 and only a new LIST shows the change.
+   */
+  expire(remove: string[] = []): void {
+    remove.forEach((name) => this.objects.delete(name));
+    this.revision++;
+    this.events = [];
+    for (const watcher of this.watchers) watcher.res.end();
   }
 
   /** The path of a record, or of the collection. */
@@ -134,6 +183,7 @@ export class FakeKubeApi {
   async close(): Promise<void> {
     for (const watcher of this.watchers) {
       clearTimeout(watcher.timer);
+      clearInterval(watcher.bookmarks);
       watcher.res.end();
     }
     this.server.closeAllConnections();
@@ -144,13 +194,21 @@ export class FakeKubeApi {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const method = req.method ?? 'GET';
     const watch = ['1', 'true'].includes(url.searchParams.get('watch') ?? '');
-    const identity = this.tokens[/^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? ''];
+    const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const identity = this.tokens[token ?? ''];
+    const query = Object.fromEntries(url.searchParams);
     let name = url.pathname.startsWith(`${this.prefix}/`) ? url.pathname.slice(this.prefix.length + 1) : undefined;
     let body = '';
     req.on('data', (chunk) => (body += chunk));
     req.on('end', () => {
+      let parsed: unknown;
+      try {
+        parsed = body ? JSON.parse(body) : undefined;
+      } catch {
+        parsed = body;
+      }
       const record = (status: number) =>
-        this.requests.push({ method, path: url.pathname, watch, name, identity, fromTest: req.headers['x-from-test'] === '1', status, at: Date.now() });
+        this.requests.push({ method, path: url.pathname, watch, name, identity, fromTest: req.headers['x-from-test'] === '1', status, at: Date.now(), query, token, body: parsed });
       try {
         if (!identity) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
         // RBAC: the ServiceAccount may use `bans` in its namespace, nothing else; there are no other users.
@@ -255,20 +313,33 @@ export class FakeKubeApi {
   /** WATCH from a resourceVersion: the events after it, then new ones as they happen; a 410 event if it is too old. */
   private watch(res: http.ServerResponse, url: URL): number {
     const from = Number(url.searchParams.get('resourceVersion') ?? '0');
-    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
-    res.flushHeaders(); // as the API server does: the client has its response before the first event
     if (from > 0 && from < this.revision && (this.events.length === 0 || this.events[0].rv > from + 1)) {
+      if (this.expiredAsStatus) {
+        send(res, 410, expired(from));
+        return 410;
+      }
+      res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
       res.end(`${JSON.stringify({ type: 'ERROR', object: expired(from) })}\n`);
       return 410;
     }
+    res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    res.flushHeaders(); // as the API server does: the client has its response before the first event
     const backlog = from > 0 ? this.events.filter((e) => e.rv > from) : [...this.objects.values()].map((object) => ({ type: 'ADDED', object }));
     for (const event of backlog) res.write(`${JSON.stringify({ type: event.type, object: event.object })}\n`);
-    const watcher: { res: http.ServerResponse; timer?: NodeJS.Timeout } = { res };
+    const watcher: { res: http.ServerResponse; timer?: NodeJS.Timeout; bookmarks?: NodeJS.Timeout } = { res };
     const timeout = Number(url.searchParams.get('timeoutSeconds') ?? '0');
     if (timeout > 0) watcher.timer = setTimeout(() => res.end(), timeout * 1000);
+    if (this.bookmarkMs !== undefined && url.searchParams.get('allowWatchBookmarks') === 'true') {
+      const bookmark = { kind: 'Ban', apiVersion: `${this.group}/v1`, metadata: {} as Record<string, string> };
+      watcher.bookmarks = setInterval(() => {
+        bookmark.metadata.resourceVersion = String(this.revision);
+        res.write(`${JSON.stringify({ type: 'BOOKMARK', object: bookmark })}\n`);
+      }, this.bookmarkMs);
+    }
     this.watchers.add(watcher);
     res.on('close', () => {
       clearTimeout(watcher.timer);
+      clearInterval(watcher.bookmarks);
       this.watchers.delete(watcher);
     });
     return 200;
