@@ -66,13 +66,16 @@ export function configHashOf(daemonSet: DaemonSetObject): string | undefined {
   return daemonSet.spec.template.metadata?.annotations?.[CONFIG_HASH_ANNOTATION];
 }
 
-/** `host /var/log (Directory)`, `ConfigMap fail2ban-config`: where a volume's files come from. */
-export function describeVolumeSource(volume: Volume): string {
+/**
+ * `host /var/log (Directory)`, `ConfigMap fail2ban-config`: where a volume's files come from; `name` formats the path
+ * or name (the operations document sets them as code).
+ */
+export function describeVolumeSource(volume: Volume, name: (text: string) => string = (text) => text): string {
   if (volume.hostPath) {
-    return `host ${volume.hostPath.path}${volume.hostPath.type ? ` (${volume.hostPath.type})` : ''}`;
+    return `host ${name(volume.hostPath.path)}${volume.hostPath.type ? ` (${volume.hostPath.type})` : ''}`;
   }
   if (volume.configMap) {
-    return `ConfigMap ${volume.configMap.name}`;
+    return `ConfigMap ${name(volume.configMap.name)}`;
   }
   return Object.keys(volume).find((key) => key !== 'name') ?? 'no source';
 }

@@ -1,4 +1,4 @@
-import { Volume, VolumeMount, describeToleration, describeVolumeSource, mountMode } from '../../read/daemon-set';
+import { VolumeMount, describeToleration, describeVolumeSource, mountMode } from '../../read/daemon-set';
 import { CONTAINER_DB_DIR } from '../../k8s/daemon-set';
 import { DeploymentFacts } from './facts';
 import { code, table } from './markdown';
@@ -43,16 +43,9 @@ export function overviewTable(facts: DeploymentFacts): string {
   );
 }
 
-function volumeSource(volume: Volume): string {
-  if (volume.hostPath) {
-    return `host ${code(volume.hostPath.path)}${volume.hostPath.type ? ` (${volume.hostPath.type})` : ''}`;
-  }
-  return volume.configMap ? `ConfigMap ${code(volume.configMap.name)}` : describeVolumeSource(volume);
-}
-
 function source(facts: DeploymentFacts, mount: VolumeMount): string {
   const volume = facts.volumes.get(mount.name);
-  const from = volume ? volumeSource(volume) : `volume ${code(mount.name)}`;
+  const from = volume ? describeVolumeSource(volume, code) : `volume ${code(mount.name)}`;
   return mount.subPath === undefined ? from : `${from} key ${code(mount.subPath)}`;
 }
 
