@@ -16,16 +16,16 @@ def main():
         return 2
     log(f'started on {config.node}: jails {", ".join(sorted(config.shared)) or "(none)"}, '
         f'{len(config.never_ban)} never-ban ranges, {config.rate_limit} per node per minute')
-    sidecar = NodeAgent(config)  # reads STATE_FILE, and logs what it found
-    signal.signal(signal.SIGTERM, lambda *_: sidecar.stop())
-    signal.signal(signal.SIGINT, lambda *_: sidecar.stop())
+    agent = NodeAgent(config)  # reads STATE_FILE, and logs what it found
+    signal.signal(signal.SIGTERM, lambda *_: agent.stop())
+    signal.signal(signal.SIGINT, lambda *_: agent.stop())
     if not config.state_file:
-        log('warning: STATE_FILE is not set: a record deleted while this sidecar is down will be published again')
+        log('warning: STATE_FILE is not set: a record deleted while this agent is down will be published again')
     if not config.never_ban:
         log('warning: NEVER_BAN is empty')
     if config.api.startswith('https:') and not os.path.exists(config.ca_file):
         log(f'warning: CA_FILE {config.ca_file} does not exist: the system CAs are used')
-    sidecar.run()
+    agent.run()
     return 0
 
 

@@ -76,7 +76,7 @@ class NodeAgent(MirrorSync, Watcher, Publisher):
                     item = self.queue.get_nowait()
             except queue.Empty:
                 pass
-            except Exception as error:  # a bad record must not stop the sidecar
+            except Exception as error:  # a bad record must not stop the agent
                 log(f'error: {error!r}')
             if self.stop_event.is_set():
                 break

@@ -99,7 +99,7 @@ def local_ban_decision(name, start, end, ledger, published, tombstones, node, no
     given the ledger (name -> record), this node's records as last seen there (name -> state entry) and the
     deletions by someone else seen while watching (name -> when): ('keep' | 'publish' | 'unban', why).
     'unban': its record was deleted by someone else after the ban began (`kubectl delete ban`, possibly while this
-    sidecar was down), a cluster-wide unban that this ban must follow, not undo by publishing it again."""
+    agent was down), a cluster-wide unban that this ban must follow, not undo by publishing it again."""
     if name in ledger:
         try:
             held = parse_record(ledger[name])

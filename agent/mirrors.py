@@ -23,7 +23,7 @@ class MirrorSync:
                 self.synced = True
                 for record in new.values():
                     self.note_record(record)
-                # Remembered records that are gone, and that this sidecar never saw go: deleted while it was down
+                # Remembered records that are gone, and that this agent never saw go: deleted while it was down
                 # (the ones it did see are handled by on_deleted below).
                 seen = {old['metadata'].get('name') for old in gone}
                 for name in list(self.state.records):
@@ -147,7 +147,7 @@ class MirrorSync:
 
     def sync_mirrors(self):
         """Make the mirror jails hold exactly the valid records: fail2ban may have restarted (lost or restored
-        bans), this sidecar may have restarted (adopt what is there, unban what was deleted meanwhile). Runs every
+        bans), this agent may have restarted (adopt what is there, unban what was deleted meanwhile). Runs every
         mirror_sync_seconds, because fail2ban restores a mirror's database bans only a moment after its jails
         answer: a ban whose record was deleted while the node was down comes back after the sync at the LIST.
         Cheap enough for that: one `get J-cluster banip` per mirror, and only addresses that are not applied are

@@ -21,7 +21,7 @@ FRESH_BAN_SECONDS = 10
 class Publisher:
     # ------------------------------------------------------------------ publisher thread: outbox -> API
     def publisher_loop(self):
-        # The first round as soon as the first LIST is in: what was deleted while this sidecar was down must be
+        # The first round as soon as the first LIST is in: what was deleted while this agent was down must be
         # unbanned here now, not REPUBLISH_SECONDS later.
         next_republish = 0.0
         while not self.stop_event.is_set():

@@ -12,12 +12,12 @@ DELETED_RETENTION = 86400
 
 class PublishedState:
     """This node's records as last seen in the ledger: name -> {'bannedAt': epoch, 'end': epoch or None
-    (permanent), 'deleted': epoch, once deleted by someone else}. Without it a sidecar that was down cannot tell a
+    (permanent), 'deleted': epoch, once deleted by someone else}. Without it a agent that was down cannot tell a
     record an administrator deleted meanwhile (a cluster-wide unban: the local ban must go too) from a ban it never
     published (publish it). Entries come only from the ledger, never from a write's answer, so an entry whose
     record is missing from the ledger always means a deletion.
     Kept in `path` (JSON, replaced atomically: a crash leaves the old file or the new one) when given, else in
-    memory only; a missing or unreadable file starts empty. Not thread-safe: the sidecar holds its lock."""
+    memory only; a missing or unreadable file starts empty. Not thread-safe: the agent holds its lock."""
 
     def __init__(self, path=None):
         self.path, self.records, self.dirty, self.save_error = path, {}, False, None

@@ -1,5 +1,5 @@
 // `npm run bench:sharing`: how fast cluster-wide ban sharing moves bans, on the lab the sharing tests use (three real
-// fail2ban-servers in network namespaces, the synthesized sidecar, the stand-in Kubernetes API; root needed). The
+// fail2ban-servers in network namespaces, the synthesized agent, the stand-in Kubernetes API; root needed). The
 // tests check what happens; this prints how long it takes, next to the goals the README states.
 // Environment: BENCH_ROUNDS (default 10).
 import * as fs from 'node:fs';

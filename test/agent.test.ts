@@ -10,7 +10,7 @@ const PYTHON = '/usr/bin/python3';
 const ROOT = path.join(__dirname, '..');
 /** The suite has 58 tests; fewer means some were lost (an import error, a class no longer collected). */
 const MIN_TESTS = 58;
-/** The tests mostly wait (on sockets, threads and the sidecar's loops): they run in this many processes at once. */
+/** The tests mostly wait (on sockets, threads and the agent's loops): they run in this many processes at once. */
 const SHARDS = 3;
 
 interface Run {

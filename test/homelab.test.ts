@@ -24,7 +24,7 @@ describe('the committed files (run `npm run synth` and commit)', () => {
     expect(code).toBe(0);
   });
 
-  test('`npm run synth` (the esbuild bundle in dist/app/) writes what the sources do, filters and sidecar included', () => {
+  test('`npm run synth` (the esbuild bundle in dist/app/) writes what the sources do, filters included', () => {
     const dir = tempDir();
     try {
       const out = path.join(dir, 'manifests');

@@ -13,7 +13,7 @@ const all = Object.values(files).flatMap(parseDocs);
 const byKind = (kind: string) => all.filter((o) => o.kind === kind);
 const daemonSet = objectOf(files, 'DaemonSet');
 const spec = daemonSet.spec.template.spec;
-const sidecar = spec.containers.find((c: any) => c.name === 'node-agent');
+const agent = spec.containers.find((c: any) => c.name === 'node-agent');
 const fail2ban = spec.containers.find((c: any) => c.name === 'fail2ban');
 const configMap = objectOf(files, 'ConfigMap');
 const ini = parseIni(configMap.data['jail.local']);
@@ -73,11 +73,11 @@ describe('the pod', () => {
     expect(spec.automountServiceAccountToken).toBe(false);
   });
 
-  test('the API token is mounted only in the sidecar', () => {
+  test('the API token is mounted only in the agent', () => {
     const token = spec.volumes.find((v: any) => v.projected);
     expect(token.projected.sources[0]).toEqual({ serviceAccountToken: { path: 'token', expirationSeconds: 3600 } });
     const mountsOf = (c: any) => (c.volumeMounts ?? []).map((m: any) => m.name);
-    expect(mountsOf(sidecar)).toContain(token.name);
+    expect(mountsOf(agent)).toContain(token.name);
     for (const container of [fail2ban, ...spec.initContainers]) {
       expect(mountsOf(container)).not.toContain(token.name);
     }
@@ -86,26 +86,26 @@ describe('the pod', () => {
   test('both containers share /var/run/fail2ban in memory', () => {
     const run = spec.volumes.find((v: any) => v.name === 'run');
     expect(run.emptyDir).toEqual({ medium: 'Memory' });
-    for (const container of [fail2ban, sidecar]) {
+    for (const container of [fail2ban, agent]) {
       expect(container.volumeMounts).toContainEqual(expect.objectContaining({ name: 'run', mountPath: '/var/run/fail2ban' }));
     }
   });
 
-  test('the sidecar alone keeps its state in a host directory, so that pod restarts keep it', () => {
+  test('the agent alone keeps its state in a host directory, so that pod restarts keep it', () => {
     const state = spec.volumes.find((v: any) => v.name === 'ban-sharing-state');
     expect(state.hostPath).toEqual({ path: '/var/lib/fail2ban/ban-sharing', type: 'DirectoryOrCreate' });
-    expect(sidecar.volumeMounts).toContainEqual(expect.objectContaining({ name: 'ban-sharing-state', mountPath: '/var/lib/ban-sharing' }));
-    expect(sidecar.env).toContainEqual({ name: 'STATE_FILE', value: '/var/lib/ban-sharing/state.json' });
+    expect(agent.volumeMounts).toContainEqual(expect.objectContaining({ name: 'ban-sharing-state', mountPath: '/var/lib/ban-sharing' }));
+    expect(agent.env).toContainEqual({ name: 'STATE_FILE', value: '/var/lib/ban-sharing/state.json' });
     expect(fail2ban.volumeMounts.map((m: any) => m.name)).not.toContain('ban-sharing-state');
   });
 
-  test('the sidecar has no capabilities and a read-only root filesystem', () => {
-    expect(sidecar.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] } });
-    expect(sidecar.image).toBe(fail2ban.image);
+  test('the agent has no capabilities and a read-only root filesystem', () => {
+    expect(agent.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] } });
+    expect(agent.image).toBe(fail2ban.image);
   });
 
-  test('the sidecar knows its node, the shared jails and a never-ban list that covers ignoreip and the cluster', () => {
-    const env = Object.fromEntries(sidecar.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+  test('the agent knows its node, the shared jails and a never-ban list that covers ignoreip and the cluster', () => {
+    const env = Object.fromEntries(agent.env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
     expect(env.NODE_NAME).toEqual({ fieldRef: { fieldPath: 'spec.nodeName' } });
     expect(JSON.parse(env.SHARED_JAILS)).toEqual({ sshd: { mirror: 'sshd-cluster', maxBanTime: 86400 } });
     const neverBan = env.NEVER_BAN.split(' ');
@@ -121,9 +121,9 @@ describe('the pod', () => {
     expect(Object.keys(configMap.data).filter((key) => key.startsWith('agent.tests'))).toEqual([]);
     const code = spec.volumes.find((v: any) => v.name === 'node-agent');
     expect(code.configMap.items).toEqual(modules.sort().map((file) => ({ key: `agent.${file}`, path: `agent/${file}` })));
-    expect(sidecar.volumeMounts).toContainEqual({ name: 'node-agent', mountPath: '/opt/node-agent', readOnly: true });
-    expect(sidecar.command).toEqual(['/usr/bin/python3', '-m', 'agent']);
-    expect(sidecar.workingDir).toBe('/opt/node-agent');
+    expect(agent.volumeMounts).toContainEqual({ name: 'node-agent', mountPath: '/opt/node-agent', readOnly: true });
+    expect(agent.command).toEqual(['/usr/bin/python3', '-m', 'agent']);
+    expect(agent.workingDir).toBe('/opt/node-agent');
     expect(fail2ban.volumeMounts.map((m: any) => m.name)).not.toContain('node-agent');
   });
 

@@ -25,7 +25,7 @@ describeSharingLab('propagation', (s) => {
       const end = s.endOf(origin, JAIL, ip);
       expect(s.recordEnd(banRecordName(JAIL, ip))).toBe(end);
       // A mirror's own ticket runs for the mirror's ban time (only a cap) from when it was applied, so it never ends
-      // before the record; the sidecar ends it at the record's end (see "a record's end unbans …").
+      // before the record; the agent ends it at the record's end (see "a record's end unbans …").
       for (const node of s.others(origin)) {
         const start = s.endOf(node, MIRROR, ip) - Number(node.server.client('get', MIRROR, 'bantime'));
         expect(start).toBeGreaterThanOrEqual(Math.floor(since / 1000));
@@ -109,7 +109,7 @@ describeSharingLab('propagation', (s) => {
     for (const node of s.others(s.lab.node('k3s-agent-1'))) {
       for (const { ip } of records) {
         const refusal = new RegExp(`refus.*${banRecordName(JAIL, ip).replace(/\./g, '\\.')}`, 'i');
-        await s.until(`${node.name}'s sidecar to log that it refuses ${ip}`, () => refusal.test(node.sidecarLog()));
+        await s.until(`${node.name}'s agent to log that it refuses ${ip}`, () => refusal.test(node.agentLog()));
       }
     }
     for (const node of s.lab.nodes) {

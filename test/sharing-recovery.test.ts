@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { banRecordName } from '../src/features/ban-sharing/record';
 import { CatchUp, describeSharingLab, describeWrite, JAIL, MIRROR, sameSet, sleep } from './harness/sharing-session';
 
-// Ban sharing across restarts and outages: of fail2ban, of a sidecar, of a whole pod, and of the API server's watch
+// Ban sharing across restarts and outages: of fail2ban, of a agent, of a whole pod, and of the API server's watch
 // history. Propagation between running nodes: sharing-propagation.test.ts, on a lab of its own. How fast the nodes
 // catch up: `npm run bench:sharing`.
 
@@ -40,19 +40,19 @@ describeSharingLab('restarts and outages', (s) => {
 
   // fail2ban 1.0.2 runs a command action's actionunban only if that action banned something of the address family
   // since it started (CommandAction.unban checks its "contains items" flag). So the publish action gets restored
-  // bans too (no `norestored`), marked "restored": 1, which the sidecar does not publish again.
+  // bans too (no `norestored`), marked "restored": 1, which the agent does not publish again.
   test('after a restart of fail2ban, an owner unban of a restored ban still reaches the other nodes', async () => {
     await s.ownerUnban(s.lab.node('k3s-agent-1'), '192.0.2.10');
   });
 
-  test('an administrator’s delete while the origin’s sidecar is down is not undone when it starts again', async () => {
+  test('an administrator’s delete while the origin’s agent is down is not undone when it starts again', async () => {
     const origin = s.lab.node('k3s-agent-1');
     const ip = '203.0.113.50';
     const name = banRecordName(JAIL, ip);
     await s.banEverywhere(origin, ip, 'banip');
-    // The sidecar remembers the records it has seen in the ledger; this one must be in its state file before it stops.
+    // The agent remembers the records it has seen in the ledger; this one must be in its state file before it stops.
     await s.until(`${origin.name}'s state file to hold ${name}`, () => fs.existsSync(origin.stateFile) && fs.readFileSync(origin.stateFile, 'utf8').includes(name));
-    await origin.stopSidecar();
+    await origin.stopAgent();
     const since = Date.now();
     expect((await s.lab.kube.call('DELETE', s.lab.kube.path(name), s.lab.adminToken)).status).toBe(200);
     for (const node of s.others(origin)) {
@@ -60,8 +60,8 @@ describeSharingLab('restarts and outages', (s) => {
     }
     expect(origin.nftSet(JAIL)).toContain(ip); // nobody has told the origin yet
 
-    await origin.startSidecar();
-    // The sidecar unbans a local ban whose record is gone in its republish round, after everything that round
+    await origin.startAgent();
+    // The agent unbans a local ban whose record is gone in its republish round, after everything that round
     // would have published: once the unban is in nftables, a wrong republish would have been written already.
     await s.until(`${origin.name} to unban ${ip} in its own ${JAIL}`, () => origin.nftEventAt('delete', JAIL, ip, since) !== undefined);
     expect(s.lab.kube.objects.has(name)).toBe(false);
@@ -73,14 +73,14 @@ describeSharingLab('restarts and outages', (s) => {
     }
   });
 
-  test('when the API server’s watch history is gone (410), the sidecars relist and miss no deletion', async () => {
+  test('when the API server’s watch history is gone (410), the agents relist and miss no deletion', async () => {
     const origin = s.lab.node('k3s-agent-2');
     const ip = '192.0.2.11';
     const since = Date.now();
-    // The watches end with 410, the sidecars relist and watch again; the record is deleted before those new
+    // The watches end with 410, the agents relist and watch again; the record is deleted before those new
     // watches are answered, and the history with it: they get 410 too, and only a new list shows the deletion.
     s.lab.kube.expireWatches();
-    await s.until('every sidecar to relist and watch again', () => s.lab.kube.waitingWatches === s.lab.nodes.length);
+    await s.until('every agent to relist and watch again', () => s.lab.kube.waitingWatches === s.lab.nodes.length);
     expect((await s.lab.kube.call('DELETE', s.lab.kube.path(banRecordName(JAIL, ip)), s.lab.adminToken)).status).toBe(200);
     s.lab.kube.resumeWatches();
     await s.until(`${origin.name} to unban ${ip} in its own ${JAIL}`, () => origin.nftEventAt('delete', JAIL, ip, since) !== undefined);
@@ -91,7 +91,7 @@ describeSharingLab('restarts and outages', (s) => {
     expect(new Set(expiredWatches.map((r) => r.identity?.node))).toEqual(new Set(s.lab.nodes.map((n) => n.name)));
   });
 
-  describe('catch-up: a node whose pod was down (fail2ban and sidecar)', () => {
+  describe('catch-up: a node whose pod was down (fail2ban and agent)', () => {
     const missed = '203.0.113.30'; // banned on k3s-server while k3s-agent-2 was down
     const gone = '2001:db8::11'; // k3s-server's, unbanned by its owner while k3s-agent-2 was down
     let caughtUp: CatchUp;
@@ -109,7 +109,7 @@ describeSharingLab('restarts and outages', (s) => {
       const late = s.lab.node('k3s-agent-2');
       expect(caughtUp.expected).not.toContain(gone);
       expect(late.nftSet(MIRROR).sort()).toEqual([...caughtUp.expected].sort());
-      // A second look later: nothing the sidecar or fail2ban still had to do changes it again.
+      // A second look later: nothing the agent or fail2ban still had to do changes it again.
       await sleep(500);
       expect(late.nftSet(MIRROR).sort()).toEqual([...caughtUp.expected].sort());
       expect(late.server.banned(MIRROR).sort()).toEqual([...caughtUp.expected].sort());

@@ -73,6 +73,14 @@ describe('logpath', () => {
     expectOneProblem(sshd({ logPath }), 'jail "sshd"', `logpath "${logPath}" is a directory`, 'IsADirectoryError');
   });
 
+  test('a file in a directory mounted with hostPathMounts is read', () => {
+    expect(problems({ hostPathMounts: [{ hostPath: '/srv/gitea/log', containerPath: '/mnt/gitea-log' }], ...sshd({ logPath: '/mnt/gitea-log/gitea.log' }) })).toEqual([]);
+    expectOneProblem(
+      { hostPathMounts: [{ hostPath: '/srv/gitea/log', containerPath: '/mnt/gitea-log' }], ...sshd({ logPath: '/mnt/other/gitea.log' }) },
+      'outside the host log mount /var/log/host and the hostPathMounts',
+    );
+  });
+
   test('a file outside the host log mount is refused', () => {
     expectOneProblem(sshd({ logPath: '/var/log/auth.log' }), 'outside the host log mount /var/log/host', "hostLog('auth.log')");
   });

@@ -14,7 +14,7 @@ from agent.tests.standins import COLLECTION, Clock, FakeApi, FakeFail2ban, NEVER
 
 
 class AgentTestCase(unittest.TestCase):
-    """The sidecar's threads against FakeApi (real HTTP) and FakeFail2ban (real CSocket)."""
+    """The agent's threads against FakeApi (real HTTP) and FakeFail2ban (real CSocket)."""
 
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix='ban-sharing-')
@@ -25,14 +25,14 @@ class AgentTestCase(unittest.TestCase):
         self.outbox = os.path.join(self.dir, 'outbox')
         self.status_file = os.path.join(self.dir, 'alive')
         self.state_file = os.path.join(self.dir, 'state.json')
-        self.clock, self.logs, self.sidecar = Clock(), [], None
+        self.clock, self.logs, self.agent = Clock(), [], None
         patcher = mock.patch.object(agent_log, 'sink', self.logs.append)
         patcher.start()
         self.addCleanup(patcher.stop)
 
     def tearDown(self):
-        if self.sidecar:
-            self.sidecar.stop()
+        if self.agent:
+            self.agent.stop()
             self.thread.join(5)
             self.assertFalse(self.thread.is_alive())
         self.api.close()
@@ -50,10 +50,10 @@ class AgentTestCase(unittest.TestCase):
                         grace_seconds=60, tick=0.05, settle_seconds=0.1,
                         outbox_poll=0.02, watch_timeout=5, backoff_max=0.1)
         settings.update(overrides)
-        self.sidecar = node.NodeAgent(agent_config.Config(**settings), clock=self.clock)
-        self.thread = threading.Thread(target=self.sidecar.run, daemon=True)
+        self.agent = node.NodeAgent(agent_config.Config(**settings), clock=self.clock)
+        self.thread = threading.Thread(target=self.agent.run, daemon=True)
         self.thread.start()
-        wait_for(lambda: self.sidecar.synced and self.api.calls('GET', watch=True), what='first LIST and WATCH')
+        wait_for(lambda: self.agent.synced and self.api.calls('GET', watch=True), what='first LIST and WATCH')
 
     def event(self, op, ip, start=None, bantime=3600, jail='sshd', restored=None):
         """An outbox event as the action writes it; without `restored`, as an older action did."""
@@ -70,10 +70,10 @@ class AgentTestCase(unittest.TestCase):
 
     def stop_sidecar(self):
         """SIGTERM, as when the container stops; fail2ban and the API stay."""
-        self.sidecar.stop()
+        self.agent.stop()
         self.thread.join(5)
         self.assertFalse(self.thread.is_alive())
-        self.sidecar = None
+        self.agent = None
 
     def republish_rounds(self, count=2):
         """Waits until the publisher has begun `count` more republish rounds (each starts by reading the origin jail's
@@ -83,7 +83,7 @@ class AgentTestCase(unittest.TestCase):
                  what=f'{count} more republish rounds')
 
     def ledger_barrier(self, ip='203.0.113.250'):
-        """Adds a record and waits until the mirror holds it: the sidecar handles ledger events in order, so every
+        """Adds a record and waits until the mirror holds it: the agent handles ledger events in order, so every
         event before it has been handled."""
         self.api.inject(record(ip))
         wait_for(lambda: ip in self.f2b.banned('sshd-cluster'), what='the barrier record in the mirror')

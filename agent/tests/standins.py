@@ -155,7 +155,7 @@ class FakeApi:
 
 
 class FakeFail2ban:
-    """fail2ban's socket protocol (pickled command list, <F2B_END_COMMAND>), for the commands the sidecar sends;
+    """fail2ban's socket protocol (pickled command list, <F2B_END_COMMAND>), for the commands the agent sends;
     answers like fail2ban 1.0.2 (1/0 for banip/unbanip, "IP \\tstart + bantime = end" lines in local time)."""
 
     def __init__(self, path, jails):

@@ -132,7 +132,7 @@ class ParsingTest(unittest.TestCase):
                 formats.parse_watch_event(bad)
 
     def test_banlist_in_local_time(self):
-        # the exact lines fail2ban 1.0.2 answers to `get sshd banip --with-time` (server and sidecar in TZ)
+        # the exact lines fail2ban 1.0.2 answers to `get sshd banip --with-time` (server and agent in TZ)
         lines = ['192.0.2.10 \t2026-11-26 11:59:30 + 86400 = 2026-11-27 11:59:30',
                  '2001:db8::10 \t2026-11-26 11:59:30 + -1 = 9999-12-31 23:59:59', 'garbage']
         with local_timezone('Europe/Berlin'):

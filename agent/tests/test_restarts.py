@@ -55,7 +55,7 @@ class RestartsTest(AgentTestCase):
         self.log_with('republishing sshd 192.0.2.10: missing from the ledger')
         wait_for(lambda: len(self.state_records()) == 2, what='both records in the state')
         self.stop_sidecar()
-        self.api.admin_delete('sshd.v4-192-0-2-10')  # kubectl delete ban, while this sidecar is down
+        self.api.admin_delete('sshd.v4-192-0-2-10')  # kubectl delete ban, while this agent is down
         posts = len(self.api.calls('POST'))
         self.start()
         wait_for(lambda: '192.0.2.10' not in self.f2b.banned('sshd'), what='the unban in the origin jail')
@@ -95,7 +95,7 @@ class RestartsTest(AgentTestCase):
     def test_without_a_state_file_in_memory_only(self):
         self.start(state_file=None)
         self.event('ban', '192.0.2.10')
-        wait_for(lambda: self.sidecar.state.get('sshd.v4-192-0-2-10'), what='the entry in memory')
+        wait_for(lambda: self.agent.state.get('sshd.v4-192-0-2-10'), what='the entry in memory')
         self.assertFalse(os.path.exists(self.state_file))
 
     def test_mirrors_are_synced_again_after_the_start(self):
@@ -129,7 +129,7 @@ class RestartsTest(AgentTestCase):
         self.start()
         wait_for(lambda: 'sshd.v4-192-0-2-10' in self.state_records(), what='the state entry')
         self.stop_sidecar()
-        self.api.admin_delete('sshd.v4-192-0-2-10')  # while this sidecar is down
+        self.api.admin_delete('sshd.v4-192-0-2-10')  # while this agent is down
         started = time.monotonic()
         self.start(settle_seconds=0.6)  # republish_seconds: 30
         self.first_round()

@@ -136,7 +136,7 @@ export function execFail2banClient(
   return kubectl(['exec', '-n', namespace, pod, '--', 'fail2ban-client', ...args], timeoutSeconds);
 }
 
-/** Deletes a shared ban's ledger record, which every node's sidecar turns into an unban. */
+/** Deletes a shared ban's ledger record, which every node's agent turns into an unban. */
 export async function deleteBanRecord(
   kubectl: KubectlRunner,
   namespace: string,

@@ -108,7 +108,7 @@ async function deleteSharedRecord(deps: BansDeps, command: ChangeCommand, ledger
 }
 
 async function runChange(deps: BansDeps, command: ChangeCommand, reached: Coverage, config: BansSettings): Promise<number> {
-  // Unbanning a shared jail's address deletes its ledger record first, so that no sidecar applies it again, and
+  // Unbanning a shared jail's address deletes its ledger record first, so that no agent applies it again, and
   // then unbans it on every node from the jail and from its mirror.
   const mirror = command.kind === 'unban' ? config.mirrors[command.jail] : undefined;
   const record = mirror && config.ledger ? await deleteSharedRecord(deps, command, config.ledger) : undefined;

@@ -71,7 +71,8 @@ function checkPort(where: string, port: string): string[] {
     : [`${where}: port "${port}" has invalid entries (${bad.map((b) => `"${b}"`).join(', ')}). Fix: use port numbers 1-65535, ranges FROM:TO, or service names (ssh, https), separated by commas; leave port unset for all ports.`];
 }
 
-function checkLogPath(where: string, logPath: string | string[]): string[] {
+function checkLogPath(where: string, logPath: string | string[], mounts: readonly HostPathMount[]): string[] {
+  const readable = [CONTAINER_LOG_DIR, ...mounts.map((mount) => mount.containerPath.replace(/\/+$/, ''))];
   const paths = typeof logPath === 'string' ? [logPath] : logPath;
   if (paths.length === 0) {
     return [`${where}: logpath is empty. Fix: name at least one log file, e.g. hostLog('auth.log').`];
@@ -80,8 +81,8 @@ function checkLogPath(where: string, logPath: string | string[]): string[] {
     if (file.endsWith('/') || file === CONTAINER_LOG_DIR || /(^|\/)journal(\/|$)/.test(file)) {
       return [`${where}: logpath "${file}" is a directory; fail2ban would stop with IsADirectoryError. Fix: name a log file (k3s logs through rsyslog to hostLog('syslog')); the binary journal cannot be read by this image.`];
     }
-    if (!file.startsWith(`${CONTAINER_LOG_DIR}/`)) {
-      return [`${where}: logpath "${file}" is outside the host log mount ${CONTAINER_LOG_DIR}; fail2ban would find no file and the whole server would exit. Fix: use hostLog('${file.split('/').pop()}') for the host's /var/log/${file.split('/').pop()}.`];
+    if (!readable.some((dir) => file.startsWith(`${dir}/`))) {
+      return [`${where}: logpath "${file}" is outside the host log mount ${CONTAINER_LOG_DIR}${mounts.length > 0 ? ' and the hostPathMounts' : ''}; fail2ban would find no file and the whole server would exit. Fix: use hostLog('${file.split('/').pop()}') for the host's /var/log/${file.split('/').pop()}, or mount its directory with hostPathMounts.`];
     }
     return [];
   });
@@ -134,7 +135,7 @@ function checkJail(jail: JailProps, config: ResolvedFail2ban): string[] {
   if (!JAIL_NAME.test(jail.name) || RESERVED_SECTIONS.includes(jail.name)) {
     problems.push(`${where}: the name is not usable as a fail2ban jail (a jail.local section and nftables set name). Fix: use 1-32 letters, digits, '-' or '_', starting with a letter or digit, and not ${RESERVED_SECTIONS.join('/')}.`);
   }
-  problems.push(...checkLogPath(where, jail.logPath));
+  problems.push(...checkLogPath(where, jail.logPath, config.hostPathMounts));
   const globs = [jail.logPath].flat().filter((file) => /[*?[]/.test(file));
   if (jail.logMayBeMissing && globs.length > 0) {
     problems.push(`${where}: logMayBeMissing needs plain file paths, but logpath "${globs[0]}" is a pattern. Fix: name each file, or drop logMayBeMissing.`);

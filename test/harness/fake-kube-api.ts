@@ -22,7 +22,7 @@ export interface RecordedRequest {
   /** Record name for single-object requests (from the path, or the body of a POST). */
   readonly name?: string;
   readonly identity?: Identity;
-  /** Made by the test through {@link FakeKubeApi.call}, not by a sidecar. */
+  /** Made by the test through {@link FakeKubeApi.call}, not by a agent. */
   readonly fromTest: boolean;
   readonly status: number;
   readonly at: number;
@@ -77,7 +77,7 @@ export function canonicalIp(ip: string): string | undefined {
 }
 
 /**
- * The Kubernetes API calls the ban-sharing sidecar uses, for `bans` in one namespace, with what the cluster
+ * The Kubernetes API calls the node agent uses, for `bans` in one namespace, with what the cluster
  * enforces: bearer tokens (401), RBAC (403), the CRD schema and CEL rules (422), the ValidatingAdmissionPolicy for
  * the fail2ban ServiceAccount (403), conflicts (409) and expired watch versions (410).
  */
@@ -145,7 +145,7 @@ export class FakeKubeApi {
     return name ? `${this.prefix}/${name}` : this.prefix;
   }
 
-  /** The sidecars' writes (POST, PUT, DELETE; admitted or not), optionally only those with one node's token. */
+  /** The agents' writes (POST, PUT, DELETE; admitted or not), optionally only those with one node's token. */
   writes(node?: string): RecordedRequest[] {
     return this.requests.filter((r) => !r.fromTest && WRITE_METHODS.has(r.method) && (node === undefined || r.identity?.node === node));
   }

@@ -12,7 +12,7 @@ import { waitFor } from './wait';
 export const NODE_NAMES = ['k3s-server', 'k3s-agent-1', 'k3s-agent-2'] as const;
 export type NodeName = (typeof NODE_NAMES)[number];
 
-/** The ServiceAccount the sidecars' tokens belong to. */
+/** The ServiceAccount the agents' tokens belong to. */
 export const SERVICE_ACCOUNT = 'system:serviceaccount:fail2ban:fail2ban';
 
 /** The test fixture with ban sharing of sshd; the cluster block (never banned) is 192.0.2.240/28. */
@@ -28,17 +28,17 @@ export interface NftEvent {
 
 let sshdPid = 20_000;
 
-/** One node: a real fail2ban-server in its own network namespace, its sidecar, and `nft monitor` there. */
+/** One node: a real fail2ban-server in its own network namespace, its agent, and `nft monitor` there. */
 export class SharingNode {
   lab?: Fail2banLab;
   /** What `nft monitor` reported in this node's namespace (add/delete element lines), in order. */
   readonly nftEvents: NftEvent[] = [];
-  private sidecar?: ChildProcess;
+  private agent?: ChildProcess;
   private monitor?: ChildProcess;
   private output = '';
   private readonly tokenFile: string;
   readonly statusFile: string;
-  /** The sidecar's STATE_FILE: in the node's directory, so that it outlives the sidecar as the hostPath does. */
+  /** The agent's STATE_FILE: in the node's directory, so that it outlives the agent as the hostPath does. */
   readonly stateFile: string;
 
   /**
@@ -61,7 +61,7 @@ export class SharingNode {
   }
 
   /** The synthesized environment with what differs in the lab: node, API, token, socket, outbox, status and state files. */
-  sidecarEnv(): Record<string, string> {
+  agentEnv(): Record<string, string> {
     const lab = this.server;
     return {
       PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
@@ -95,14 +95,14 @@ export class SharingNode {
     });
   }
 
-  /** Starts the sidecar and waits until it has listed the records (it touches its status file then); its state file stays. */
-  async startSidecar(): Promise<void> {
+  /** Starts the agent and waits until it has listed the records (it touches its status file then); its state file stays. */
+  async startAgent(): Promise<void> {
     fs.rmSync(this.statusFile, { force: true });
     // As the pod runs it: `python3 -m agent` in the folder the ConfigMap's items are mounted in.
-    const sidecar = spawn('/usr/bin/python3', ['-m', 'agent'], { cwd: this.agentHome, env: this.sidecarEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-    this.sidecar = sidecar;
-    this.record('--- sidecar started');
-    for (const stream of [sidecar.stdout!, sidecar.stderr!]) {
+    const agent = spawn('/usr/bin/python3', ['-m', 'agent'], { cwd: this.agentHome, env: this.agentEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    this.agent = agent;
+    this.record('--- agent started');
+    for (const stream of [agent.stdout!, agent.stderr!]) {
       let rest = '';
       stream.on('data', (chunk) => {
         const lines = (rest + chunk).split('\n');
@@ -111,31 +111,31 @@ export class SharingNode {
       });
       stream.on('end', () => rest && this.record(rest));
     }
-    sidecar.once('exit', (code, signal) => this.record(`--- sidecar exited (${code ?? signal})`));
-    await waitFor(`${this.name}'s sidecar to list the records`, () => {
-      if (sidecar.exitCode !== null || sidecar.signalCode !== null) throw new Error(`${this.name}'s sidecar exited:\n${this.output}`);
+    agent.once('exit', (code, signal) => this.record(`--- agent exited (${code ?? signal})`));
+    await waitFor(`${this.name}'s agent to list the records`, () => {
+      if (agent.exitCode !== null || agent.signalCode !== null) throw new Error(`${this.name}'s agent exited:\n${this.output}`);
       return fs.existsSync(this.statusFile);
     });
   }
 
   /** SIGTERM, as when the pod stops; SIGKILL after 5 s. */
-  async stopSidecar(): Promise<void> {
-    const sidecar = this.sidecar;
-    if (!sidecar || sidecar.exitCode !== null || sidecar.signalCode !== null) return;
-    const exited = new Promise((resolve) => sidecar.once('exit', resolve));
-    sidecar.kill('SIGTERM');
-    const timer = setTimeout(() => sidecar.kill('SIGKILL'), 5000);
+  async stopAgent(): Promise<void> {
+    const agent = this.agent;
+    if (!agent || agent.exitCode !== null || agent.signalCode !== null) return;
+    const exited = new Promise((resolve) => agent.once('exit', resolve));
+    agent.kill('SIGTERM');
+    const timer = setTimeout(() => agent.kill('SIGKILL'), 5000);
     await exited;
     clearTimeout(timer);
   }
 
-  /** A line of the sidecar's log, with the time the lab read it. */
+  /** A line of the agent's log, with the time the lab read it. */
   private record(line: string): void {
     this.output += `${new Date().toISOString().slice(11, 23)} ${line}\n`;
   }
 
-  /** Everything the sidecar wrote so far (stdout and stderr, over every start), each line with when it was read. */
-  sidecarLog(): string {
+  /** Everything the agent wrote so far (stdout and stderr, over every start), each line with when it was read. */
+  agentLog(): string {
     return this.output;
   }
 
@@ -162,9 +162,9 @@ export class SharingNode {
     this.server.appendLog('/var/log/host/auth.log', this.sshdFailureLines(ip, count));
   }
 
-  /** Kills what runs (sidecar, monitor, fail2ban-server) and removes the namespace; safe at any point. */
+  /** Kills what runs (agent, monitor, fail2ban-server) and removes the namespace; safe at any point. */
   destroy(): void {
-    for (const child of [this.sidecar, this.monitor]) {
+    for (const child of [this.agent, this.monitor]) {
       if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
     this.lab?.destroy();
@@ -173,7 +173,7 @@ export class SharingNode {
 
 /**
  * Three nodes sharing bans through a stand-in for the Kubernetes API: each a real fail2ban-server running the
- * synthesized configuration in its own network namespace, and the synthesized sidecar program with the
+ * synthesized configuration in its own network namespace, and the synthesized agent program with the
  * synthesized environment, remapped to the lab (API URL, token, socket, outbox, status file).
  */
 export class SharingLab {
@@ -205,9 +205,9 @@ export class SharingLab {
     return this.api;
   }
 
-  /** The sidecars' logs, each line prefixed with its node, for failure messages. */
+  /** The agents' logs, each line prefixed with its node, for failure messages. */
   logs(): string {
-    return this.nodes.map((n) => n.sidecarLog().replace(/^/gm, `${n.name}: `)).join('\n');
+    return this.nodes.map((n) => n.agentLog().replace(/^/gm, `${n.name}: `)).join('\n');
   }
 
   private async startAll(config: SynthesizedConfig): Promise<void> {
@@ -247,7 +247,7 @@ export class SharingLab {
         node.startMonitor();
       }),
     );
-    await settled(this.nodes.map((node) => node.startSidecar()));
+    await settled(this.nodes.map((node) => node.startAgent()));
   }
 
   /** Stops every process this lab started, removes the namespaces and temporary files; safe after a partial start. */

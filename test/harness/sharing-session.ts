@@ -6,7 +6,7 @@ import { waitFor } from './wait';
 import { NodeName, SharingLab, SharingNode } from './sharing-lab';
 
 // What the ban-sharing lab suites and `npm run bench:sharing` share: one lab per suite file (so that the suites run
-// side by side on jest's workers), the bookkeeping of what the sidecars should have written, and the steps. A step
+// side by side on jest's workers), the bookkeeping of what the agents should have written, and the steps. A step
 // checks what happened (with node:assert, so that the benchmark can run it too) and returns how long it took: the
 // tests assert no duration, the benchmark prints them.
 
@@ -25,7 +25,7 @@ export interface CatchUp {
   readonly since: number;
   /** The addresses the late node's mirror holds at the end: the ledger's, of the other nodes. */
   readonly expected: string[];
-  /** How long after the pod's start (fail2ban, then the sidecar) the missed ban was in nftables. */
+  /** How long after the pod's start (fail2ban, then the agent) the missed ban was in nftables. */
   readonly appliedMs: number;
   /** How long after the pod's start its mirror held exactly the ledger's records. */
   readonly exactMs: number;
@@ -34,7 +34,7 @@ export interface CatchUp {
 /** One lab and what its tests expect of it; the tests of a suite run in order and build on each other's bans. */
 export class SharingSession {
   private started?: SharingLab;
-  /** Record name → the node that published it: every ban the sidecars should have written. */
+  /** Record name → the node that published it: every ban the agents should have written. */
   readonly published = new Map<string, NodeName>();
   /** Owner unbans: record names the owners should have deleted. */
   readonly withdrawn: string[] = [];
@@ -56,12 +56,12 @@ export class SharingSession {
     await this.started?.destroy();
   }
 
-  /** `waitFor` (a hang detector) that shows the sidecars' logs when it gives up. */
+  /** `waitFor` (a hang detector) that shows the agents' logs when it gives up. */
   async until(what: string, check: () => boolean): Promise<void> {
     try {
       await waitFor(what, check);
     } catch (error) {
-      throw new Error(`${(error as Error).message}\n--- sidecar logs:\n${this.lab.logs()}`);
+      throw new Error(`${(error as Error).message}\n--- agent logs:\n${this.lab.logs()}`);
     }
   }
 
@@ -172,13 +172,13 @@ export class SharingSession {
   }
 
   /**
-   * A node's pod is down (its fail2ban and its sidecar) while `origin` bans `missed` and withdraws `gone`, which the
+   * A node's pod is down (its fail2ban and its agent) while `origin` bans `missed` and withdraws `gone`, which the
    * late node holds in its mirror; then the pod starts again. Waits until the late node has applied `missed` and its
    * mirror holds exactly the ledger's records (after fail2ban restored `gone` from its database).
    */
   async catchUp(late: SharingNode, origin: SharingNode, missed: string, gone: string): Promise<CatchUp> {
     assert.ok(late.nftSet(MIRROR).includes(gone), `${late.name} must hold ${gone} in ${MIRROR} before it goes down`);
-    await late.stopSidecar();
+    await late.stopAgent();
     await late.server.stopServer();
 
     const since = Date.now();
@@ -188,15 +188,15 @@ export class SharingSession {
     // The node that is down still holds it: in its mirror jail's database.
     await this.ownerUnban(origin, gone, this.others(origin).filter((node) => node !== late));
 
-    // As the pod starts again: fail2ban restores its database, the sidecar starts as soon as the socket answers.
+    // As the pod starts again: fail2ban restores its database, the agent starts as soon as the socket answers.
     const restoredBefore = late.server.logged(MIRROR, 'Restore Ban', gone);
     const started = Date.now();
     await late.server.startServer();
-    await late.startSidecar();
+    await late.startAgent();
     await this.until(`${late.name} to apply ${missed}`, () => late.nftEventAt('add', MIRROR, missed, since) !== undefined);
     const appliedMs = late.nftEventAt('add', MIRROR, missed, since)! - started;
     // fail2ban restores the mirror's bans from its database a moment after its jails start, the withdrawn one too;
-    // the sidecar unbans it once a later listing still shows it (SETTLE_SECONDS).
+    // the agent unbans it once a later listing still shows it (SETTLE_SECONDS).
     await this.until(`${late.name}'s fail2ban to restore ${gone} from its database`, () => late.server.logged(MIRROR, 'Restore Ban', gone) > restoredBefore);
     const expected = this.mirrorShouldHold(late);
     await this.until(`${late.name}'s mirror to hold exactly the records (${expected.join(', ')})`, () => sameSet(late.nftSet(MIRROR), expected) && sameSet(late.server.banned(MIRROR), expected));
@@ -205,7 +205,7 @@ export class SharingSession {
 
   /**
    * A barrier on `node`'s path from fail2ban to the API: bans a fresh address there by hand and waits for its POST.
-   * The publish action names its outbox events by the time they were written and the sidecar sends them in that
+   * The publish action names its outbox events by the time they were written and the agent sends them in that
    * order, so once this POST is in, every event fail2ban wrote before it has been sent (or refused) too. No time
    * needs to pass.
    */
@@ -217,11 +217,11 @@ export class SharingSession {
     await this.until(`the barrier's POST of ${ip} from ${node.name}`, () => this.lab.kube.writes().some((w) => w.method === 'POST' && w.name === name));
   }
 
-  /** Every write the sidecars made over the run, against one POST per published ban and one DELETE per owner unban. */
+  /** Every write the agents made over the run, against one POST per published ban and one DELETE per owner unban. */
   checkWrites(): void {
     const expected = [...[...this.published].map(([name, node]) => `POST ${name} ${node} 201`), ...this.withdrawn.map((name) => `DELETE ${name} ${this.published.get(name)} 200`)];
     const writes = this.lab.kube.writes().map(describeWrite);
-    console.log(`API writes by the sidecars: ${writes.length}: ${writes.filter((w) => w.startsWith('POST')).length} POST for ${this.published.size} bans, ${writes.filter((w) => w.startsWith('DELETE')).length} DELETE for ${this.withdrawn.length} owner unbans`);
+    console.log(`API writes by the agents: ${writes.length}: ${writes.filter((w) => w.startsWith('POST')).length} POST for ${this.published.size} bans, ${writes.filter((w) => w.startsWith('DELETE')).length} DELETE for ${this.withdrawn.length} owner unbans`);
     const unexpected = this.lab.kube.writes().filter((w) => !expected.includes(describeWrite(w)));
     if (unexpected.length > 0) console.log(`unexpected writes at ${unexpected.map((w) => `${new Date(w.at).toISOString().slice(11, 23)} ${describeWrite(w)}`).join(', ')}\n${this.lab.logs()}`);
     assert.deepEqual(writes.sort(), expected.sort());
@@ -229,20 +229,20 @@ export class SharingSession {
 }
 
 /**
- * A suite on its own lab: three real fail2ban-servers sharing sshd bans through the synthesized sidecar and a
+ * A suite on its own lab: three real fail2ban-servers sharing sshd bans through the synthesized agent and a
  * stand-in for the Kubernetes API (docs/ban-sharing.md). `tests` registers the suite's tests, in the order they run;
- * the last test holds the sidecars to exactly the writes the tests expected.
+ * the last test holds the agents to exactly the writes the tests expected.
  */
 export function describeSharingLab(title: string, tests: (session: SharingSession) => void): void {
   describeWithTools(
     TOOLS,
-    `cluster-wide ban sharing, ${title}: three fail2ban-servers, their sidecars and a stand-in for the Kubernetes API`,
+    `cluster-wide ban sharing, ${title}: three fail2ban-servers, their agents and a stand-in for the Kubernetes API`,
     () => {
       const session = new SharingSession();
       beforeAll(() => session.start());
       afterAll(() => session.destroy());
       tests(session);
-      test('over the whole run, the sidecars wrote one POST per ban and one DELETE per owner unban, nothing else', () => session.checkWrites());
+      test('over the whole run, the agents wrote one POST per ban and one DELETE per owner unban, nothing else', () => session.checkWrites());
     },
     { root: true },
   );

@@ -46,7 +46,7 @@ function validateSharing(sharing: BanSharingOptions, config: ResolvedCore): stri
 
 /**
  * Cluster-wide ban sharing (docs/ban-sharing.md): each shared jail publishes its bans through the publish action, the
- * sidecar writes them to the ledger (`Ban` objects) and applies the other nodes' records to the jail's mirror.
+ * agent writes them to the ledger (`Ban` objects) and applies the other nodes' records to the jail's mirror.
  */
 export function banSharingFeature(options: BanSharingOptions): Fail2banFeature {
   const sharing = resolveBanSharing(options);

@@ -7,7 +7,7 @@ import { BAN_RECORD, banRecordNameRule } from './record';
 export interface BanLedgerProps {
   /** Namespace of the fail2ban pods and of every record. */
   readonly namespace: string;
-  /** ServiceAccount of the fail2ban pods (only the sidecar mounts its token). */
+  /** ServiceAccount of the fail2ban pods (only the agent mounts its token). */
   readonly serviceAccountName: string;
   /** API group of the `Ban` records. */
   readonly group: string;

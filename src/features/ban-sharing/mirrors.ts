@@ -6,7 +6,7 @@ import { mirrorJailName } from './options';
 /** fail2ban's own bantime when neither a jail nor `[DEFAULT]` sets one. */
 const FAIL2BAN_DEFAULT_BANTIME = 600;
 
-/** A mirror holds bans at least this long; the sidecar unbans at each record's own end. */
+/** A mirror holds bans at least this long; the agent unbans at each record's own end. */
 const MIN_MIRROR_BANTIME = 86_400;
 
 /** Seconds of the longest ban a mirror must hold for an origin jail: its ban time, at least a day; -1 permanent. */

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { packagePath } from '../../model/package-path';
 
-/** The action that hands a shared jail's bans to the ban-sharing sidecar, as jail.local names it. */
+/** The action that hands a shared jail's bans to the node agent, as jail.local names it. */
 export const PUBLISH_ACTION = 'cluster-publish';
 
 /** Its ConfigMap key and file name under /data/action.d. */
