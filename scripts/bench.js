@@ -3,6 +3,7 @@
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 const esbuild = require('esbuild');
+const { BUNDLE_OPTIONS } = require('./bundle-options');
 
 const root = path.join(__dirname, '..');
 const name = process.argv[2];
@@ -14,12 +15,7 @@ esbuild.buildSync({
   absWorkingDir: root,
   entryPoints: ['bench/*.ts'],
   outdir: 'dist/bench',
-  bundle: true,
-  packages: 'external',
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  logLevel: 'warning',
+  ...BUNDLE_OPTIONS,
 });
 const result = spawnSync(process.execPath, [path.join(root, 'dist', 'bench', `${name}.js`), ...process.argv.slice(3)], { stdio: 'inherit', cwd: root });
 process.exit(result.status ?? 1);

@@ -7,6 +7,7 @@
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const { BUNDLE_ARGS, BUNDLE_OPTIONS } = require('./bundle-options');
 
 const root = path.join(__dirname, '..');
 /** Bundle name → entry point: `npm run synth` and `npm run bans`. */
@@ -23,18 +24,16 @@ function esbuildBinary() {
 }
 
 /** esbuild's command line, and the same options for its JavaScript API. */
-const ARGS = ['--bundle', '--packages=external', '--platform=node', '--format=cjs', '--target=node20', '--log-level=warning'];
-const API_OPTIONS = { bundle: true, packages: 'external', platform: 'node', format: 'cjs', target: 'node20', logLevel: 'warning' };
 
 /** Runs esbuild; resolves when `outfile` is written, rejects after esbuild printed its errors on stderr. */
 function esbuild(entryPoint, outfile) {
   const failed = (why) => new BundleError(`compile: esbuild could not bundle ${entryPoint} (${why}). Fix it and run again.`);
   return new Promise((resolve, reject) => {
     // One core for esbuild: the command loads cdk8s on the other meanwhile.
-    spawn(esbuildBinary(), [entryPoint, `--outfile=${outfile}`, ...ARGS], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, GOMAXPROCS: '1' } })
+    spawn(esbuildBinary(), [entryPoint, `--outfile=${outfile}`, ...BUNDLE_ARGS], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, GOMAXPROCS: '1' } })
       .on('error', () => {
         require('esbuild')
-          .build({ absWorkingDir: root, entryPoints: [entryPoint], outfile, ...API_OPTIONS })
+          .build({ absWorkingDir: root, entryPoints: [entryPoint], outfile, ...BUNDLE_OPTIONS })
           .then(resolve, () => reject(failed('see above')));
       })
       .on('exit', (code, signal) => {

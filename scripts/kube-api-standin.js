@@ -4,6 +4,7 @@
 // set (test/agent.test.ts bundles once for all the Python tests), runs that bundle instead.
 const fs = require('node:fs');
 const path = require('node:path');
+const { BUNDLE_OPTIONS } = require('./bundle-options');
 
 const prebuilt = process.env.KUBE_API_STANDIN_BUNDLE;
 if (prebuilt) {
@@ -16,12 +17,7 @@ require('esbuild').buildSync({
   absWorkingDir: root,
   entryPoints: ['test/harness/kube-api-server.ts'],
   outfile,
-  bundle: true,
-  packages: 'external',
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  logLevel: 'warning',
+  ...BUNDLE_OPTIONS,
 });
 process.on('exit', () => fs.rmSync(outfile, { force: true }));
 require(outfile);

@@ -1,9 +1,11 @@
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { buildSync } from 'esbuild';
+import { BuildOptions, buildSync } from 'esbuild';
 import { describeWithTools } from './fail2ban-tools';
 import { HANG_MS } from './harness/wait';
+
+const { BUNDLE_OPTIONS }: { BUNDLE_OPTIONS: BuildOptions } = require('../scripts/bundle-options');
 
 /** Debian's python, which has fail2ban's socket client (the `python3` on PATH may be another one without it). */
 const PYTHON = '/usr/bin/python3';
@@ -49,7 +51,7 @@ print('\\n'.join(ids(unittest.defaultTestLoader.discover('agent/tests', top_leve
 
 describeWithTools(['fail2ban-server'], 'the node agent (agent/)', () => {
   beforeAll(() => {
-    buildSync({ absWorkingDir: ROOT, entryPoints: ['test/harness/kube-api-server.ts'], outfile: standIn, bundle: true, packages: 'external', platform: 'node', format: 'cjs', target: 'node20', logLevel: 'warning' });
+    buildSync({ absWorkingDir: ROOT, entryPoints: ['test/harness/kube-api-server.ts'], outfile: standIn, ...BUNDLE_OPTIONS });
   });
   afterAll(() => fs.rmSync(standIn, { force: true }));
 

@@ -53,6 +53,8 @@ export function nodeAgentContainer(props: NodeAgentProps): kplus.ContainerProps 
       TZ: kplus.EnvValue.fromValue(props.timeZone),
       F2B_SOCKET: kplus.EnvValue.fromValue(`${RUN_DIR}/fail2ban.sock`),
       STATUS_FILE: kplus.EnvValue.fromValue(STATUS_FILE),
+      // The code is on a read-only volume.
+      PYTHONDONTWRITEBYTECODE: kplus.EnvValue.fromValue('1'),
     },
     volumeMounts: [
       { path: RUN_DIR, volume: props.run },
