@@ -268,6 +268,64 @@ describe('ports', () => {
   });
 });
 
+describe('strings that reach jail.local are checked as written', () => {
+  test('a banaction that smuggles lines into jail.local is refused', () => {
+    const found = problems(sshd({ banAction: 'nftables-multiport[x]\nignoreip = 0.0.0.0/0 ::/0\n[sshd-evil]' }));
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^jail "sshd": banAction ".*" holds a control character/),
+        expect.stringContaining('jail "sshd": banaction "nftables-multiport[x]\nignoreip'),
+      ]),
+    );
+  });
+
+  test.each([
+    ['a logPath with a newline', { logPath: '/var/log/host/auth.log\n[evil]' }, 'jail "sshd": logPath "/var/log/host/auth.log\\n[evil]" holds a control character'],
+    ['a port with a newline', { port: 'ssh,\nfoo' }, 'jail "sshd": port "ssh,\\nfoo" holds a control character'],
+    ['a filter with a newline', { filter: 'sshd\nenabled = false' }, 'jail "sshd": filter "sshd\\nenabled = false" holds a control character'],
+    ['an ignoreip entry with a tab', { ignoreIp: ['192.0.2.1\t'] }, 'jail "sshd": ignoreIp[5] "192.0.2.1\\t" holds a control character'],
+  ])('%s is refused', (_, settings, fragment) => {
+    expect(problems(sshd(settings))).toContainEqual(expect.stringContaining(fragment));
+  });
+
+  test("a logPath that climbs out of the host log mount is refused, also where it would create the file ('logMayBeMissing')", () => {
+    expectOneProblem(sshd({ logPath: '/var/log/host/../../../etc/shadow', logMayBeMissing: true }), `logpath "/var/log/host/../../../etc/shadow" has a space or a '.' or '..' segment`);
+  });
+
+  test('a logPath with a space (fail2ban reads head/tail after it) is refused', () => {
+    expectOneProblem(sshd({ logPath: '/var/log/host/auth.log tail' }), "has a space or a '.' or '..' segment");
+  });
+
+  test('a port is checked item by item as written: a space after a comma is refused', () => {
+    expectOneProblem(sshd({ port: 'ssh, 2222' }), 'port "ssh, 2222" has invalid entries (" 2222")', 'without spaces');
+  });
+
+  test('a duration is checked as written', () => {
+    expectOneProblem(sshd({ findTime: ' 10m' }), 'findtime " 10m" has spaces around it');
+  });
+
+  test.each(['sshd[mode=aggressive]x', 'sshd[mode=aggressive', 'sshd[mode="a"b]', 'sshd]', 'ss hd'])('filter "%s" is not one reference', (filter) => {
+    expect(problems(sshd({ filter }))).toContainEqual(expect.stringContaining(`jail "sshd": filter "${filter}" is not one name with options in fail2ban's form`));
+  });
+
+  test.each(['nftables-multiport[name=SSH, port="22,2222", protocol=tcp]', "nftables-allports[blocktype='reject with icmp-port-unreachable']", 'nftables-multiport[port="%(port)s"]'])(
+    'banaction "%s" is one reference',
+    (banAction) => {
+      expect(problems(sshd({ banAction }))).toEqual([]);
+    },
+  );
+
+  test('a filter file with a control character is refused', () => {
+    expectOneProblem({ filters: [...shipped, { name: 'evil', content: `${goodFilter.content}\u0000` }] }, 'filter "evil": filters/evil.conf holds a control character');
+  });
+
+  test('the cluster block and the image are checked too', () => {
+    expect(problems({ image: 'crazymax/fail2ban:1.0.2\n---', cluster: { nodeAddresses: ['192.0.2.1\n'] } })).toEqual(
+      expect.arrayContaining([expect.stringContaining('image "crazymax/fail2ban:1.0.2\\n---" holds a control character'), expect.stringContaining('cluster.nodeAddresses[0] "192.0.2.1\\n" holds a control character')]),
+    );
+  });
+});
+
 describe('hostPathMounts', () => {
   test.each([
     [{ hostPath: '/var/log/../../etc', containerPath: '/mnt/x' }, "hostPath \"/var/log/../../etc\" is not an absolute path without '..'"],

@@ -5,6 +5,7 @@ import { ipFamily } from '../model/ip';
 import { checkFilterFile } from './filter-check';
 import { HostPathMount } from '../k8s/daemon-set';
 import { JAIL_NAME, JailProps, JailSettings } from '../model/jail';
+import { parseReference } from '../model/reference';
 import { ResolvedFail2ban } from '../resolve/resolve';
 import { CONTAINER_LOG_DIR } from '../model/log-path';
 import { STOCK_ACTIONS, STOCK_FILTERS } from './stock';
@@ -16,12 +17,55 @@ const FILE_BACKENDS = ['auto', 'pyinotify', 'polling'];
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 const PORT_NAME = /^[a-z][a-z0-9-]*$/i;
 
-/** The part of a `name[param=value]` reference before its parameters. */
+/** The name of a `name[key=value]` reference, as far as it reads as one (problems with it are reported apart). */
 function baseName(reference: string): string {
-  return reference.split('[')[0].trim();
+  return parseReference(reference)?.name ?? reference.split('[')[0];
+}
+
+/** A `filter` or `banaction` that is not exactly one `name[key=value, …]`: what follows could add to jail.local. */
+function checkReference(where: string, key: string, reference: string): string[] {
+  return parseReference(reference)
+    ? []
+    : [`${where}: ${key} "${reference}" is not one name with options in fail2ban's form. Fix: write name or name[key=value, key="value with spaces"], with no newline, bracket or quote inside a value.`];
+}
+
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** Where a value sits in the props, in the words of the messages: `jail "sshd": banAction`, `[DEFAULT]: port`. */
+function describePlace(path: ReadonlyArray<string | number>, config: ResolvedFail2ban): string {
+  const [first, second, ...rest] = path;
+  const tail = (parts: ReadonlyArray<string | number>) => parts.map((part) => (typeof part === 'number' ? `[${part}]` : `.${part}`)).join('').replace(/^\./, '');
+  if (first === 'jails' && typeof second === 'number') return `jail "${config.jails[second]?.name}": ${tail(rest)}`;
+  if (first === 'defaults') return `[DEFAULT]: ${tail([second, ...rest].filter((part) => part !== undefined))}`;
+  return tail(path);
+}
+
+/**
+ * Every string of the configuration that reaches a rendered file, checked for control characters: a newline in any
+ * of them would start a line (or a section) of jail.local or a manifest of its own. Filter files are checked apart.
+ */
+function checkControlCharacters(config: ResolvedFail2ban): string[] {
+  const problems: string[] = [];
+  const visit = (value: unknown, path: Array<string | number>): void => {
+    if (typeof value === 'string') {
+      if (CONTROL.test(value)) {
+        problems.push(`${describePlace(path, config)} ${JSON.stringify(value)} holds a control character (a newline, a tab, …); it would reach a rendered file as it is. Fix: remove it.`);
+      }
+    } else if (Array.isArray(value)) {
+      value.forEach((item, index) => visit(item, [...path, index]));
+    } else if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+      for (const [key, item] of Object.entries(value)) visit(item, [...path, key]);
+    }
+  };
+  const { filters: _files, features: _features, ...settings } = config;
+  visit(settings, []);
+  return problems;
 }
 
 function checkTimeSpan(where: string, key: string, span: TimeSpan): string[] {
+  if (typeof span === 'string' && span !== span.trim()) {
+    return [`${where}: ${key} "${span}" has spaces around it. Fix: write it without them, e.g. '10m'.`];
+  }
   const seconds = timeSpanSeconds(span);
   if (seconds === undefined) {
     return [`${where}: ${key} "${span}" is not a duration fail2ban 1.0.2 reads. Fix: use a cdk8s Duration (Duration.minutes(10)) or fail2ban's syntax: '600', '10m', '1h', '1d', '1w', '10 minutes', '1 day'.`];
@@ -59,7 +103,8 @@ function checkIgnoreIp(where: string, entries: readonly string[], allowHostnames
 
 function checkPort(where: string, port: string): string[] {
   const inRange = (text: string) => /^\d+$/.test(text) && Number(text) >= 1 && Number(text) <= 65535;
-  const bad = port.split(',').map((item) => item.trim()).filter((item) => {
+  // Checked as written: what passes is what jail.local gets.
+  const bad = port.split(',').filter((item) => {
     const range = /^(\d+):(\d+)$/.exec(item);
     if (range) {
       return !(inRange(range[1]) && inRange(range[2]) && Number(range[1]) <= Number(range[2]));
@@ -68,7 +113,7 @@ function checkPort(where: string, port: string): string[] {
   });
   return bad.length === 0
     ? []
-    : [`${where}: port "${port}" has invalid entries (${bad.map((b) => `"${b}"`).join(', ')}). Fix: use port numbers 1-65535, ranges FROM:TO, or service names (ssh, https), separated by commas; leave port unset for all ports.`];
+    : [`${where}: port "${port}" has invalid entries (${bad.map((b) => `"${b}"`).join(', ')}). Fix: use port numbers 1-65535, ranges FROM:TO, or service names (ssh, https), separated by commas without spaces; leave port unset for all ports.`];
 }
 
 function checkLogPath(where: string, logPath: string | string[], mounts: readonly HostPathMount[]): string[] {
@@ -78,6 +123,9 @@ function checkLogPath(where: string, logPath: string | string[], mounts: readonl
     return [`${where}: logpath is empty. Fix: name at least one log file, e.g. hostLog('auth.log').`];
   }
   return paths.flatMap((file) => {
+    if (/\s/.test(file) || file.split('/').includes('..') || file.split('/').includes('.')) {
+      return [`${where}: logpath "${file}" has a space or a '.' or '..' segment: fail2ban reads what follows a space as an option, and '..' would leave the host log mount (and, with logMayBeMissing, create a file elsewhere on the host). Fix: give the file's plain path, e.g. hostLog('auth.log').`];
+    }
     if (file.endsWith('/') || file === CONTAINER_LOG_DIR || /(^|\/)journal(\/|$)/.test(file)) {
       return [`${where}: logpath "${file}" is a directory; fail2ban would stop with IsADirectoryError. Fix: name a log file (k3s logs through rsyslog to hostLog('syslog')); the binary journal cannot be read by this image.`];
     }
@@ -123,6 +171,9 @@ function checkSettings(where: string, settings: JailSettings, config: ResolvedFa
   if (increment?.maxTime !== undefined) {
     problems.push(...checkTimeSpan(where, 'bantime.maxtime', increment.maxTime));
   }
+  if (settings.banAction !== undefined) {
+    problems.push(...checkReference(where, 'banaction', settings.banAction));
+  }
   if (settings.banAction !== undefined && !STOCK_ACTIONS.includes(baseName(settings.banAction))) {
     problems.push(`${where}: banaction "${settings.banAction}" is not an action the image ships (fail2ban 1.0.2's action.d).${didYouMean(baseName(settings.banAction), STOCK_ACTIONS)} Fix: name one of its actions, e.g. 'nftables-multiport'.`);
   }
@@ -143,6 +194,9 @@ function checkJail(jail: JailProps, config: ResolvedFail2ban): string[] {
   const banAction = baseName(jail.banAction ?? config.defaults.banAction ?? '');
   if (jail.blocks === 'host-and-forwarded' && !['nftables-multiport', 'nftables-allports'].includes(banAction)) {
     problems.push(`${where}: blocks 'host-and-forwarded' moves an nftables action to the prerouting hook, but the banaction is "${banAction || "fail2ban's default (iptables-multiport)"}". Fix: set banAction 'nftables-multiport' or 'nftables-allports', or blocks 'host'.`);
+  }
+  if (jail.filter !== undefined) {
+    problems.push(...checkReference(where, 'filter', jail.filter));
   }
   const filter = baseName(jail.filter ?? jail.name);
   const ours = config.filters.map((f) => f.name);
@@ -240,6 +294,7 @@ export function fail2banWarnings(config: ResolvedFail2ban): string[] {
 /** Every problem of a configuration, each naming the jail, setting or file, the bad value and the fix. */
 export function validateFail2ban(config: ResolvedFail2ban): string[] {
   return [
+    ...checkControlCharacters(config),
     ...checkImage(config.image, config.allowUnpinnedImage),
     ...checkTimeZone(config.timeZone),
     ...checkPurgeAge(config),
@@ -250,6 +305,9 @@ export function validateFail2ban(config: ResolvedFail2ban): string[] {
     ...duplicates(config.filters.map((f) => f.name)).map((name) => `filter "${name}" is given more than once. Fix: keep one filters/${name}.conf.`),
     ...checkFilterKeys(config.filters),
     ...config.filters.flatMap(checkFilterFile),
+    ...config.filters
+      .filter((filter) => /[\u0000-\u0008\u000b-\u001f\u007f]/.test(filter.content))
+      .map((filter) => `filter "${filter.name}": filters/${filter.name}.conf holds a control character other than a tab or a newline. Fix: remove it.`),
     ...config.hostPathMounts.flatMap(checkHostPathMount),
   ];
 }
