@@ -156,21 +156,14 @@ describe('daemon set', () => {
     expect(container.imagePullPolicy).toBe('IfNotPresent');
   });
 
-  test('uses the host network and PID namespaces with cluster DNS', () => {
+  test("uses the host network with cluster DNS, and not the host's PID namespace", () => {
     expect(podSpec.hostNetwork).toBe(true);
-    expect(podSpec.hostPID).toBe(true);
-    expect(podSpec).not.toHaveProperty('hostPid');
+    expect(podSpec.hostPID).toBeUndefined();
     expect(podSpec.dnsPolicy).toBe('ClusterFirstWithHostNet');
   });
 
-  test('runs privileged as root on a writable root filesystem', () => {
-    expect(container.securityContext).toMatchObject({
-      privileged: true,
-      runAsUser: 0,
-      runAsNonRoot: false,
-      readOnlyRootFilesystem: false,
-      allowPrivilegeEscalation: true,
-    });
+  test('runs as root on a writable root filesystem (the image writes its configuration under /etc)', () => {
+    expect(container.securityContext).toMatchObject({ runAsUser: 0, runAsNonRoot: false, readOnlyRootFilesystem: false });
     expect(podSpec.securityContext.runAsNonRoot).toBe(false);
   });
 
@@ -382,6 +375,7 @@ describe('lockout guards', () => {
 
   test('synth warns when the cluster block lists no node', () => {
     expect(warnings({ cluster: { nodeAddresses: [] } })).toEqual([expect.stringContaining('cluster.nodeAddresses is empty')]);
+    expect(warnings({ cluster: { nodeAddresses: [] } })[0]).toContain("Fix: in src/main.ts, put every node's INTERNAL-IP from `kubectl get nodes -o wide` into cluster.nodeAddresses");
   });
 
   test('no warning with node addresses, or without an API-server jail', () => {
@@ -391,25 +385,31 @@ describe('lockout guards', () => {
 });
 
 describe('security modes', () => {
-  test("'privileged' (the default) runs the reset init container privileged too, in the host PID namespace", () => {
+  const leastPrivilege = {
+    privileged: false,
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: false,
+    runAsNonRoot: false,
+    runAsUser: 0,
+    runAsGroup: 0,
+    capabilities: { add: ['NET_ADMIN'], drop: ['ALL'] },
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+
+  test("'net-admin' (the default): NET_ADMIN alone for fail2ban and the reset init container, no privileged, no host PID namespace", () => {
+    expect(container.securityContext).toEqual(leastPrivilege);
     expect(podSpec.initContainers).toHaveLength(1);
-    expect(podSpec.initContainers[0]).toMatchObject({ name: 'reset-firewall', image: 'crazymax/fail2ban:1.0.2', securityContext: { privileged: true } });
+    expect(podSpec.initContainers[0]).toMatchObject({ name: 'reset-firewall', image: 'crazymax/fail2ban:1.0.2', securityContext: leastPrivilege });
     expect(podSpec.initContainers[0].command[2]).toContain('nft delete table inet f2b-table');
-    expect(podSpec.hostPID).toBe(true);
+    expect(podSpec.hostPID).toBeUndefined();
   });
 
-  test("'net-admin' drops privileged and the host PID namespace", () => {
-    const spec = objectOf(synth({ securityMode: 'net-admin' }), 'DaemonSet').spec.template.spec;
-    expect(spec.hostPID).toBeUndefined();
-    expect(spec.containers[0].securityContext).toEqual({
-      privileged: false,
-      allowPrivilegeEscalation: false,
-      readOnlyRootFilesystem: false,
-      runAsNonRoot: false,
-      runAsUser: 0,
-      runAsGroup: 0,
-      capabilities: { add: ['NET_ADMIN', 'NET_RAW'], drop: ['ALL'] },
-      seccompProfile: { type: 'RuntimeDefault' },
-    });
+  test("'privileged' (the replaced deployment's, asked for by name) runs both privileged, in the host PID namespace", () => {
+    const spec = objectOf(synth({ securityMode: 'privileged' }), 'DaemonSet').spec.template.spec;
+    expect(spec.hostPID).toBe(true);
+    expect(spec).not.toHaveProperty('hostPid');
+    for (const c of [spec.containers[0], spec.initContainers[0]]) {
+      expect(c.securityContext).toMatchObject({ privileged: true, allowPrivilegeEscalation: true, runAsUser: 0, readOnlyRootFilesystem: false });
+    }
   });
 });

@@ -14,8 +14,10 @@ export const CONFIG_HASH_ANNOTATION = 'fail2ban.cdk8s/config-sha256';
 export const CONTAINER_DB_DIR = '/data/db';
 
 /**
- * How much of the node the container gets: `privileged` (the deployment this replaces: privileged, host PID
- * namespace) or `net-admin` (NET_ADMIN and NET_RAW only, no privilege escalation, the runtime's seccomp profile).
+ * How much of the node the containers get. `net-admin`: NET_ADMIN alone (nftables needs nothing else: its `reject`
+ * is the kernel's, no raw socket), no privilege escalation, the runtime's seccomp profile, not in the host's PID
+ * namespace. `privileged`: the deployment this replaces (privileged containers in the host's PID namespace); only
+ * for ban actions of one's own that reach beyond nftables, e.g. into host processes.
  */
 export type SecurityMode = 'privileged' | 'net-admin';
 
@@ -35,7 +37,7 @@ function securityContext(mode: SecurityMode): kplus.ContainerSecurityContextProp
     ...root,
     privileged: false,
     allowPrivilegeEscalation: false,
-    capabilities: { add: [kplus.Capability.NET_ADMIN, kplus.Capability.NET_RAW], drop: [kplus.Capability.ALL] },
+    capabilities: { add: [kplus.Capability.NET_ADMIN], drop: [kplus.Capability.ALL] },
     seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
   };
 }
@@ -102,8 +104,8 @@ export interface Fail2banDaemonSetProps {
 }
 
 /**
- * fail2ban on every node: privileged, in the host's network and PID namespaces, reading the host's logs and
- * banning into the host's nftables.
+ * fail2ban on every node: in the host's network namespace, reading the host's logs and banning into the host's
+ * nftables, with the privileges of its security mode.
  */
 export class Fail2banDaemonSet extends Construct {
   /** The fail2ban container, for further mounts. */

@@ -52,7 +52,7 @@ export interface Fail2banProps {
   readonly banManager?: { readonly serviceAccountName?: string };
   /** The cluster's pod and service networks and node addresses, never banned by any jail. @default none (synth warns) */
   readonly cluster?: ClusterAddresses;
-  /** `privileged` (privileged container, host PID namespace) or `net-admin` (only NET_ADMIN and NET_RAW, see README). @default 'privileged' */
+  /** `net-admin` (NET_ADMIN alone) or `privileged` (the replaced deployment's privileged containers in the host PID namespace, for actions beyond nftables; see README). @default 'net-admin' */
   readonly securityMode?: SecurityMode;
   /** Cluster-wide ban sharing: a ban on one node is applied on every node (needs Kubernetes ≥ 1.31). @default off */
   readonly banSharing?: BanSharingOptions;

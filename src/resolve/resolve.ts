@@ -34,7 +34,7 @@ export const DEFAULTS = {
   databaseHostPath: '/var/lib/fail2ban',
   priorityClassName: 'system-node-critical',
   terminationGracePeriod: Duration.seconds(30),
-  securityMode: 'privileged' as SecurityMode,
+  securityMode: 'net-admin' as SecurityMode,
   banManagerServiceAccount: 'fail2ban-ban-manager',
 };
 

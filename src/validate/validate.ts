@@ -278,10 +278,10 @@ function apiServerWarnings(config: ResolvedFail2ban): string[] {
   }
   const jails = apiJails.map((jail) => `"${jail.name}"`).join(', ');
   if (!config.cluster) {
-    return [`jail ${jails} watches the API server, but there is no cluster block: a misbehaving pod or node could be banned from the API server it needs. Fix: set cluster: { nodeAddresses: [...] } (pod and service networks default to k3s's).`];
+    return [`jail ${jails} watches the API server, but there is no cluster block: a misbehaving pod or node could be banned from the API server it needs. Fix: in src/main.ts, add cluster: { nodeAddresses: ['192.0.2.10', '192.0.2.11'] } with every node's INTERNAL-IP from \`kubectl get nodes -o wide\` (or their subnet, e.g. '192.0.2.0/24'); the pod and service networks default to k3s's.`];
   }
   if (config.cluster.nodeAddresses.length === 0) {
-    return [`jail ${jails} watches the API server, but cluster.nodeAddresses is empty: a node with a wrong token could be banned from the API server. Fix: list every node's address (or their subnet).`];
+    return [`jail ${jails} watches the API server, but cluster.nodeAddresses is empty: a node with a wrong token could be banned from the API server. Fix: in src/main.ts, put every node's INTERNAL-IP from \`kubectl get nodes -o wide\` into cluster.nodeAddresses, e.g. nodeAddresses: ['192.0.2.10', '192.0.2.11'] (or their subnet, e.g. '192.0.2.0/24').`];
   }
   return [];
 }
