@@ -44,7 +44,7 @@ export class Fail2ban extends Construct {
 
     new PrivilegedNamespace(this, 'Namespace', { name: namespace, labels });
     if (config.banManager) {
-      this.banManager = new BanManagerAccess(this, 'BanManager', { namespace, labels, serviceAccountName: config.banManager.serviceAccountName });
+      this.banManager = new BanManagerAccess(this, 'BanManager', { namespace, labels, user: config.banManager.user });
     }
     this.configMap = new Fail2banConfigMap(this, 'Config', { name: `${config.name}-config`, namespace, labels });
     this.daemonSet = new Fail2banDaemonSet(this, 'DaemonSet', {

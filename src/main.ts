@@ -1,5 +1,6 @@
 import { App, Chart, Duration } from 'cdk8s';
 import { K3S_POD_CIDR, K3S_SERVICE_CIDR } from './model/cluster';
+import { githubAuthenticationConfig, PLACEHOLDER_REPOSITORY } from './model/github-actions';
 import { k3sApiserverAuditJail, k3sAuditPolicy } from './model/k3s-audit';
 import { hostLog } from './model/log-path';
 import { Fail2ban } from './fail2ban';
@@ -15,6 +16,8 @@ export const paths: SynthPaths = {
     flux: 'k3s/flux/fail2ban.yaml',
     // Copied to the k3s server as /etc/rancher/k3s/audit-policy.yaml when the audit-log jail is turned on.
     auditPolicy: 'k3s/host/audit-policy.yaml',
+    // Copied to the k3s server as /etc/rancher/k3s/authentication-config.yaml (README: "From GitHub Actions").
+    authentication: 'k3s/host/authentication-config.yaml',
   },
   operationsDoc: 'docs/fail2ban.md',
 };
@@ -27,8 +30,9 @@ export const homelab: Fail2banProps = {
   timeZone: 'UTC',
   // Never banned by any jail: k3s's pod and service networks and the nodes (their addresses go here).
   cluster: { podCidr: K3S_POD_CIDR, serviceCidr: K3S_SERVICE_CIDR, nodeAddresses: [] },
-  // The "Manage Fail2ban" workflow's runner gets a ServiceAccount limited to what `npm run bans` does.
-  banManager: { serviceAccountName: 'fail2ban-ban-manager' },
+  // The "Manage Fail2ban" workflow, authenticated by its job's GitHub token, may do what `npm run bans` does.
+  // Put this repository's owner/name here: the placeholder (a user name GitHub never gives out) matches no token.
+  banManager: { github: { repository: PLACEHOLDER_REPOSITORY } },
   defaults: {
     // Loopback + Tailscale CGNAT: tailnet peers are never banned.
     ignoreIp: ['127.0.0.1/8', '::1', '100.64.0.0/10'],
@@ -62,7 +66,12 @@ export function buildApp(props: Fail2banProps = homelab): SynthOutput {
   const fail2ban = new Fail2ban(manifests, 'fail2ban', props);
   const flux = new Chart(app, 'flux');
   new FluxKustomization(flux, 'fail2ban', { ...fluxSync, healthChecks: [fail2ban.daemonSetRef] });
-  return { manifests, files: { flux: flux.toJson(), auditPolicy: [k3sAuditPolicy()] }, warnings: fail2ban.warnings };
+  const authentication = fail2ban.config.banManager && githubAuthenticationConfig(fail2ban.config.banManager.workflow);
+  return {
+    manifests,
+    files: { flux: flux.toJson(), auditPolicy: [k3sAuditPolicy()], ...(authentication && { authentication: [authentication] }) },
+    warnings: fail2ban.warnings,
+  };
 }
 
 /** `npm run synth [-- --out DIR] [--check]` (scripts/synth.js calls it; importing this module runs nothing). */

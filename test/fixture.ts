@@ -40,7 +40,7 @@ export const FIXTURE: Fail2banProps = {
   image: 'crazymax/fail2ban:1.0.2',
   timeZone: 'UTC',
   cluster: { podCidr: K3S_POD_CIDR, serviceCidr: K3S_SERVICE_CIDR, nodeAddresses: [] },
-  banManager: { serviceAccountName: 'fail2ban-ban-manager' },
+  banManager: { github: { repository: 'example-user/homelab' } },
   defaults: FIXTURE_DEFAULTS,
   jails: [FIXTURE_SSHD, FIXTURE_K3S_APISERVER, FIXTURE_AUDIT],
 };

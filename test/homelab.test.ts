@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { buildApp, homelab, paths } from '../src/main';
+import { resolveGithubWorkflow } from '../src/model/github-actions';
 import { runSynth } from '../src/synth/cli';
 import { renderManifests } from '../src/outputs/manifests';
 import { describeWithTools } from './fail2ban-tools';
@@ -39,6 +40,15 @@ describe('the committed files (run `npm run synth` and commit)', () => {
 
   test('the Flux file lives outside the folder it applies (Flux would otherwise apply it twice)', () => {
     expect(path.resolve(paths.files.flux).startsWith(path.resolve(paths.manifestsDir) + path.sep)).toBe(false);
+  });
+
+  test('the "Manage Fail2ban" workflow asks for the audience and runs in the environment the API server accepts', () => {
+    const workflow = resolveGithubWorkflow(homelab.banManager!.github);
+    const file = parseDocs(fs.readFileSync(workflow.workflow, 'utf8'))[0];
+    const steps = file.jobs.manage.steps;
+    expect(file.jobs.manage.environment).toBe(workflow.environment);
+    expect(steps.find((step: any) => step.env?.AUDIENCE)?.env.AUDIENCE).toBe(workflow.audience);
+    expect(file.on).toHaveProperty('workflow_dispatch');
   });
 
   test.each(Object.keys(committed))('%s matches its snapshot', (name) => {

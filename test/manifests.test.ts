@@ -45,8 +45,6 @@ describe('generated files', () => {
       'namespace.yaml',
       'role.yaml',
       'rolebinding.yaml',
-      'secret.yaml',
-      'serviceaccount.yaml',
     ]);
   });
 
@@ -344,16 +342,12 @@ describe('ban manager access (for the "Manage Fail2ban" runner)', () => {
     expect(clusterRole.rules).toEqual([{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list'] }]);
   });
 
-  test('binds both roles to the ServiceAccount, whose token lives in a Secret for the kubeconfig', () => {
-    const subject = { kind: 'ServiceAccount', name: 'fail2ban-ban-manager', namespace: 'fail2ban' };
+  test("binds both roles to the workflow's user, named from its GitHub token's subject; no ServiceAccount, no Secret", () => {
+    const subject = { kind: 'User', name: 'github-actions:repo:example-user/homelab:environment:fail2ban-bans', apiGroup: 'rbac.authorization.k8s.io' };
     expect(objectOf(files, 'RoleBinding')).toMatchObject({ subjects: [subject], roleRef: { kind: 'Role', name: 'fail2ban-ban-manager' } });
     expect(objectOf(files, 'ClusterRoleBinding')).toMatchObject({ subjects: [subject], roleRef: { kind: 'ClusterRole', name: 'fail2ban-ban-manager' } });
-    expect(objectOf(files, 'ServiceAccount').automountServiceAccountToken).toBe(false);
-    expect(objectOf(files, 'Secret')).toMatchObject({
-      type: 'kubernetes.io/service-account-token',
-      metadata: { annotations: { 'kubernetes.io/service-account.name': 'fail2ban-ban-manager' } },
-    });
   });
+
 });
 
 describe('lockout guards', () => {

@@ -1,30 +1,10 @@
-import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import * as path from 'node:path';
-import { createInterface } from 'node:readline';
 import { BAN_POLICY_NODE_VARIABLE, BAN_POLICY_VALIDATIONS, BAN_RECORD_RULES, banPolicyMatchCondition } from '../src/features/ban-sharing/ledger';
+import { CelEvaluator } from './harness/cel-evaluator';
 
-interface Case {
-  readonly expression: string;
-  readonly context: Record<string, unknown>;
-}
-
-type Result = { value?: unknown; error?: string };
-
-// One evaluator process for the whole file (see test/harness/cel.mjs): requests and answers go line by line, in order.
-let evaluator: ChildProcessWithoutNullStreams;
-const pending: Array<(results: Result[]) => void> = [];
-beforeAll(() => {
-  evaluator = spawn(process.execPath, [path.join(__dirname, 'harness', 'cel.mjs')]);
-  createInterface({ input: evaluator.stdout }).on('line', (line) => pending.shift()!(JSON.parse(line)));
-});
-afterAll(() => evaluator.kill());
-
-function evaluate(cases: Case[]): Promise<Result[]> {
-  return new Promise((resolve) => {
-    pending.push(resolve);
-    evaluator.stdin.write(`${JSON.stringify(cases)}\n`);
-  });
-}
+const cel = new CelEvaluator();
+beforeAll(() => cel.start());
+afterAll(() => cel.stop());
+const evaluate = (cases: Parameters<CelEvaluator['evaluate']>[0]) => cel.evaluate(cases);
 
 function record(name: string, spec: Record<string, unknown>) {
   return { metadata: { name }, spec: { jail: 'sshd', node: 'k3s-agent-1', bannedAt: '2026-11-26T10:00:00Z', banTime: 3600, ...spec } };

@@ -7,6 +7,7 @@ import { loadFilters } from '../src/model/filter';
 import { Fail2banProps } from '../src/resolve/props';
 import { buildApp, paths } from '../src/main';
 import { runSynth } from '../src/synth/cli';
+import { PLACEHOLDER_REPOSITORY } from '../src/model/github-actions';
 import { FIXTURE, fixture, withJail } from './fixture';
 import { tempDir } from './helpers';
 
@@ -322,6 +323,24 @@ describe('strings that reach jail.local are checked as written', () => {
   test('the cluster block and the image are checked too', () => {
     expect(problems({ image: 'crazymax/fail2ban:1.0.2\n---', cluster: { nodeAddresses: ['192.0.2.1\n'] } })).toEqual(
       expect.arrayContaining([expect.stringContaining('image "crazymax/fail2ban:1.0.2\\n---" holds a control character'), expect.stringContaining('cluster.nodeAddresses[0] "192.0.2.1\\n" holds a control character')]),
+    );
+  });
+});
+
+describe('banManager.github: what the workflow token\'s claims are compared with', () => {
+  test.each([
+    [{ repository: 'example-user' }, 'repository "example-user"'],
+    [{ repository: 'example-user/homelab', workflow: 'manage.yml' }, 'workflow "manage.yml"'],
+    [{ repository: 'example-user/homelab', branch: 'main..x' }, 'branch "main..x"'],
+    [{ repository: 'example-user/homelab', environment: "prod' || true" }, `environment "prod' || true"`],
+  ])('%j is refused', (github, fragment) => {
+    expectOneProblem({ banManager: { github } }, `banManager.github: ${fragment} is not what the token's claims can hold`);
+  });
+
+  test('the placeholder repository builds, with a warning that says what to set', () => {
+    expect(problems({ banManager: { github: { repository: PLACEHOLDER_REPOSITORY } } })).toEqual([]);
+    expect(buildApp(fixture({ banManager: { github: { repository: PLACEHOLDER_REPOSITORY } } })).warnings).toContainEqual(
+      expect.stringContaining("banManager.github.repository is the placeholder \"set_your_github_user/repository\": no workflow can manage bans. Fix: in src/main.ts, set it to this repository's owner/name"),
     );
   });
 });

@@ -21,8 +21,19 @@ describe.each(workflows)('%s', (file) => {
   });
 
 
-  test('only reads the repository', () => {
-    expect(workflow.permissions).toEqual({ contents: 'read' });
+  test('only reads the repository (and the ban workflow asks for its own OIDC token)', () => {
+    const oidc = file.endsWith('manage-fail2ban.yml') ? { 'id-token': 'write' } : {};
+    expect(workflow.permissions).toEqual({ contents: 'read', ...oidc });
+  });
+
+  test('stores no credential: no secret, no token or kubeconfig kept on the runner', () => {
+    expect(text).not.toMatch(/secrets\./);
+    expect(text).not.toMatch(/FAIL2BAN_KUBECONFIG|\/etc\/fail2ban-ban-manager\/kubeconfig/);
+  });
+
+  test('checks out without leaving the repository token behind', () => {
+    const checkouts = Object.values(workflow.jobs).flatMap((job: any) => job.steps ?? []).filter((step: any) => /^actions\/checkout@/.test(step.uses ?? ''));
+    for (const step of checkouts) expect(step.with?.['persist-credentials']).toBe(false);
   });
 
   test('pins every action to a full commit SHA', () => {
@@ -112,9 +123,24 @@ describe('the "Manage Fail2ban" workflow', () => {
     expect(inputs.ip).toMatchObject({ type: 'string', required: false });
   });
 
-  test('runs on the self-hosted runner on k3s-server, one change at a time', () => {
+  test('runs on the self-hosted runner on k3s-server, in its environment', () => {
     expect(workflow.jobs.manage['runs-on']).toEqual(['self-hosted', 'k3s-server']);
-    expect(workflow.concurrency).toEqual({ group: 'manage-fail2ban', 'cancel-in-progress': false });
+    expect(workflow.jobs.manage.environment).toBe('fail2ban-bans');
+  });
+
+  test('never cancels a run, running or waiting: a queued ban is never dropped (the runner runs one job at a time)', () => {
+    expect(workflow.concurrency).toBeUndefined();
+    expect(workflow.jobs.manage.concurrency).toBeUndefined();
+  });
+
+  test('signs in with the job\'s own token, kept in the job\'s temporary directory and removed at the end', () => {
+    const steps = workflow.jobs.manage.steps;
+    const signIn = steps.find((step: any) => step.name === "Sign in with the job's token");
+    expect(signIn.run).toContain('$ACTIONS_ID_TOKEN_REQUEST_URL&audience=$AUDIENCE');
+    expect(signIn.run).toContain('tokenFile: "$RUNNER_TEMP/token"');
+    expect(signIn.run).toMatch(/^umask 077$/m);
+    expect(run.env.KUBECONFIG).toBe('${{ runner.temp }}/kubeconfig');
+    expect(steps.at(-1)).toEqual({ name: 'Forget the token', if: 'always()', run: 'rm -f "$RUNNER_TEMP/token" "$RUNNER_TEMP/kubeconfig"' });
   });
 
   test('passes the inputs through env only and calls the CLI', () => {

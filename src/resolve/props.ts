@@ -5,6 +5,7 @@ import { Fail2banProbes, HostPathMount, SecurityMode } from '../k8s/daemon-set';
 import { ClusterAddresses } from '../model/cluster';
 import { TimeSpan } from '../model/duration';
 import { FilterFile } from '../model/filter';
+import { GithubWorkflowIdentity } from '../model/github-actions';
 import { JailDefaults, JailProps } from '../model/jail';
 
 /** fail2ban's log levels (`F2B_LOG_LEVEL`). */
@@ -48,8 +49,12 @@ export interface Fail2banProps {
   readonly priorityClassName?: string;
   /** Time fail2ban gets on stop to remove its nftables table. @default 30 seconds */
   readonly terminationGracePeriod?: Duration;
-  /** Access for the "Manage Fail2ban" runner (`npm run bans`): a ServiceAccount limited to what the CLI does. @default none */
-  readonly banManager?: { readonly serviceAccountName?: string };
+  /**
+   * Access for the "Manage Fail2ban" workflow (`npm run bans`): its job's short-lived GitHub OIDC token, accepted by
+   * the API server for this workflow alone (`k3s/host/authentication-config.yaml`), bound to what the CLI does.
+   * @default none
+   */
+  readonly banManager?: { readonly github: GithubWorkflowIdentity };
   /** The cluster's pod and service networks and node addresses, never banned by any jail. @default none (synth warns) */
   readonly cluster?: ClusterAddresses;
   /** `net-admin` (NET_ADMIN alone) or `privileged` (the replaced deployment's privileged containers in the host PID namespace, for actions beyond nftables; see README). @default 'net-admin' */

@@ -7,6 +7,7 @@ import { recommendedLabels, selectorLabels } from '../k8s/labels';
 import { clusterRanges } from '../model/cluster';
 import { banTimeSeconds, TimeSpan } from '../model/duration';
 import { FilterFile, loadFilters } from '../model/filter';
+import { githubActionsUser, ResolvedGithubWorkflow, resolveGithubWorkflow } from '../model/github-actions';
 import { imageTag } from '../model/image';
 import { JailDefaults, JailProps } from '../model/jail';
 import { Fail2banProps, LogLevel } from './props';
@@ -35,7 +36,6 @@ export const DEFAULTS = {
   priorityClassName: 'system-node-critical',
   terminationGracePeriod: Duration.seconds(30),
   securityMode: 'net-admin' as SecurityMode,
-  banManagerServiceAccount: 'fail2ban-ban-manager',
 };
 
 /** {@link Fail2banProps} with every default filled in: what validation, the constructs and the ban CLI use. */
@@ -55,8 +55,8 @@ export interface ResolvedFail2ban extends ResolvedCore {
   readonly securityMode: SecurityMode;
   readonly allowUnpinnedImage: boolean;
   readonly allowHostnamesInIgnoreIp: boolean;
-  /** The ban manager's ServiceAccount, when there is one. */
-  readonly banManager?: { readonly serviceAccountName: string };
+  /** The workflow that manages bans, and the user the API server knows it as; when there is one. */
+  readonly banManager?: { readonly workflow: ResolvedGithubWorkflow; readonly user: string };
   /** The features the props turn on. */
   readonly features: readonly Fail2banFeature[];
 }
@@ -72,6 +72,10 @@ function defaultDbPurgeAge(defaults: JailDefaults, jails: readonly JailProps[]):
     .map((settings) => (settings.banTime ? banTimeSeconds(settings.banTime) ?? 0 : 0))
     .filter(Number.isFinite);
   return Duration.seconds(Math.max(DEFAULTS.minDbPurgeAge.toSeconds(), ...seconds));
+}
+
+function banManagerOf(workflow: ResolvedGithubWorkflow): ResolvedFail2ban['banManager'] {
+  return { workflow, user: githubActionsUser(workflow) };
 }
 
 /** Fills in every default, once; nothing is checked here (see `validateFail2ban`). */
@@ -108,7 +112,7 @@ export function resolveFail2ban(props: Fail2banProps): ResolvedFail2ban {
     securityMode: props.securityMode ?? DEFAULTS.securityMode,
     allowUnpinnedImage: props.allowUnpinnedImage ?? false,
     allowHostnamesInIgnoreIp: props.allowHostnamesInIgnoreIp ?? false,
-    banManager: props.banManager && { serviceAccountName: props.banManager.serviceAccountName ?? DEFAULTS.banManagerServiceAccount },
+    banManager: props.banManager && banManagerOf(resolveGithubWorkflow(props.banManager.github)),
     features: enabledFeatures(props),
   };
 }

@@ -4,6 +4,7 @@ import { isPinned } from '../model/image';
 import { ipFamily } from '../model/ip';
 import { checkFilterFile } from './filter-check';
 import { HostPathMount } from '../k8s/daemon-set';
+import { PLACEHOLDER_REPOSITORY } from '../model/github-actions';
 import { JAIL_NAME, JailProps, JailSettings } from '../model/jail';
 import { parseReference } from '../model/reference';
 import { ResolvedFail2ban } from '../resolve/resolve';
@@ -286,9 +287,29 @@ function apiServerWarnings(config: ResolvedFail2ban): string[] {
   return [];
 }
 
+/** The workflow that may manage bans: what its token's claims are compared with, as names GitHub gives out. */
+function checkBanManager(config: ResolvedFail2ban): string[] {
+  const workflow = config.banManager?.workflow;
+  if (!workflow) return [];
+  const where = 'banManager.github';
+  const checks: Array<[keyof typeof workflow, RegExp, string]> = [
+    ['repository', /^[A-Za-z0-9_-]+\/[A-Za-z0-9._-]+$/, "the repository's owner/name, e.g. 'example-user/homelab'"],
+    ['workflow', /^\.github\/workflows\/[A-Za-z0-9._-]+\.ya?ml$/, "the workflow file, e.g. '.github/workflows/manage-fail2ban.yml'"],
+    ['branch', /^(?!.*\.\.)[A-Za-z0-9._/-]+$/, "a branch name, e.g. 'main'"],
+    ['environment', /^[A-Za-z0-9._-]+$/, "a GitHub environment name, e.g. 'fail2ban-bans'"],
+    ['audience', /^[A-Za-z0-9._:/-]+$/, "e.g. 'k3s-fail2ban'"],
+  ];
+  return checks
+    .filter(([key, pattern]) => !pattern.test(workflow[key]))
+    .map(([key, , fix]) => `${where}: ${key} "${workflow[key]}" is not what the token's claims can hold. Fix: ${fix}.`);
+}
+
 /** Warnings: settings that work but may hurt, printed by synth without refusing. */
 export function fail2banWarnings(config: ResolvedFail2ban): string[] {
-  return [...apiServerWarnings(config), ...config.features.flatMap((feature) => feature.warnings?.(config) ?? [])];
+  const placeholder = config.banManager?.workflow.repository === PLACEHOLDER_REPOSITORY
+    ? [`banManager.github.repository is the placeholder "${PLACEHOLDER_REPOSITORY}": no workflow can manage bans. Fix: in src/main.ts, set it to this repository's owner/name, e.g. 'example-user/homelab'.`]
+    : [];
+  return [...apiServerWarnings(config), ...placeholder, ...config.features.flatMap((feature) => feature.warnings?.(config) ?? [])];
 }
 
 /** Every problem of a configuration, each naming the jail, setting or file, the bad value and the fix. */
@@ -298,6 +319,7 @@ export function validateFail2ban(config: ResolvedFail2ban): string[] {
     ...checkImage(config.image, config.allowUnpinnedImage),
     ...checkTimeZone(config.timeZone),
     ...checkPurgeAge(config),
+    ...checkBanManager(config),
     ...config.features.flatMap((feature) => feature.validate?.(config) ?? []),
     ...checkSettings('[DEFAULT]', config.defaults, config),
     ...duplicates(config.jails.map((j) => j.name)).map((name) => `jail "${name}" is defined more than once; fail2ban would merge the sections silently. Fix: keep one jail per name.`),

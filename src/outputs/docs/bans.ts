@@ -16,7 +16,7 @@ function enabledJails(facts: DeploymentFacts): string {
 function runner(facts: DeploymentFacts): string {
   return facts.banManager === undefined
     ? 'It needs a kubeconfig that may list pods and nodes and exec into the fail2ban pods.'
-    : `Its runner is the self-hosted one on the k3s server, with the ServiceAccount ${code(facts.banManager)}: it may list pods and nodes and exec into the fail2ban pods, nothing else (README: "From GitHub Actions").`;
+    : `Its runner is the self-hosted one on the k3s server; the job signs in with its own short-lived GitHub token as ${code(facts.banManager)} (no stored credential): it may list pods and nodes and exec into the fail2ban pods, nothing else (README: "From GitHub Actions").`;
 }
 
 /** The Managing bans section: the command line, its exit codes, and the workflow that runs it. */

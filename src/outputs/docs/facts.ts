@@ -1,3 +1,4 @@
+import { BAN_MANAGER } from '../../k8s/ban-manager';
 import { CONTAINER_DB_DIR } from '../../k8s/daemon-set';
 import { Container, DaemonSetObject, VolumeMount, Volume, configHashOf } from '../../read/daemon-set';
 import { readObjects } from '../../read/fail2ban';
@@ -30,7 +31,7 @@ export interface DeploymentFacts {
   /** The host directory mounted at the image's database directory. */
   readonly databaseHostPath?: string;
   readonly flux?: FluxFacts;
-  /** The ServiceAccount the "Manage Fail2ban" runner uses, when the manifests grant one. */
+  /** The user the "Manage Fail2ban" workflow is authenticated as, when the manifests grant one access. */
   readonly banManager?: string;
 }
 
@@ -81,7 +82,14 @@ export function deploymentFacts(manifestsDir: string, objects: K8sObject[], file
     timeZone: container.env?.find((env) => env.name === 'TZ')?.value,
     databaseHostPath: databaseHostPath(container.volumeMounts ?? [], volumes),
     flux: fluxFacts(files),
-    // The pods' own ServiceAccount (ban sharing) is not the runner's.
-    banManager: generated.objects.find((object) => object.kind === 'ServiceAccount' && object.metadata?.name !== pod.serviceAccountName)?.metadata?.name,
+    banManager: banManagerUser(generated.objects),
   };
+}
+
+/** The user the ban manager's RoleBinding grants to, if there is one. */
+function banManagerUser(objects: readonly K8sObject[]): string | undefined {
+  const binding = objects.find((object) => object.kind === 'RoleBinding' && object.metadata?.name === BAN_MANAGER) as
+    | (K8sObject & { subjects?: Array<{ kind: string; name: string }> })
+    | undefined;
+  return binding?.subjects?.find((subject) => subject.kind === 'User')?.name;
 }
