@@ -9,6 +9,12 @@ from .f2b_socket import F2bError
 from .log import log
 from .records import effective_end, format_end, parse_record, record_name, spec_of, validate_record
 
+
+def being_deleted(obj):
+    """A record with a deletionTimestamp is gone for the ledger, whatever finalizer holds it back."""
+    return bool(obj['metadata'].get('deletionTimestamp'))
+
+
 class MirrorSync:
     # ------------------------------------------------------------------ main thread: ledger -> mirror jails
     def handle(self, item):
@@ -16,7 +22,7 @@ class MirrorSync:
         now = self.clock()
         if kind == 'list':
             new = {o['metadata'].get('name'): o for o in obj
-                   if isinstance(o, dict) and isinstance(o.get('metadata'), dict)}
+                   if isinstance(o, dict) and isinstance(o.get('metadata'), dict) and not being_deleted(o)}
             gone = [old for name, old in self.ledger.items() if name not in new]  # deleted while not watching
             with self.lock:
                 self.ledger, first = new, not self.synced
@@ -37,6 +43,10 @@ class MirrorSync:
             self.sync_mirrors()  # before reconcile: bans already in the mirrors are kept, not re-applied
             return
         etype, name = item[1], obj['metadata'].get('name')
+        if etype == 'MODIFIED' and being_deleted(obj):
+            etype = 'DELETED'
+        if etype == 'ADDED' and being_deleted(obj):
+            return
         if etype in ('ADDED', 'MODIFIED'):
             with self.lock:
                 self.ledger[name] = obj

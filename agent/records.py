@@ -12,10 +12,12 @@ import time
 FUTURE_SLACK = 60  # seconds a record's bannedAt may be ahead of this node's clock
 NAME_RE = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')
 TIME_RE = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$')
-ADDRESS_CLASSES = (('is_unspecified', 'unspecified'), ('is_loopback', 'loopback'), ('is_link_local', 'link-local'),
-                   ('is_multicast', 'multicast'), ('is_reserved', 'reserved'))
-with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'ban_record.json'), encoding='utf-8') as contract:
+HERE = os.path.dirname(os.path.abspath(__file__))
+with open(os.path.join(HERE, 'ban_record.json'), encoding='utf-8') as contract:
     CONTRACT = json.load(contract)
+# Addresses no ban may ever hold, first match named (never_ban.json: the ban CLI and the CRD's rule read it too).
+with open(os.path.join(HERE, 'never_ban.json'), encoding='utf-8') as policy:
+    ALWAYS_NEVER_BAN = [(ipaddress.ip_network(entry['range']), entry['what']) for entry in json.load(policy)['ranges']]
 
 
 class Ban(collections.namedtuple('Ban', 'name ip jail node banned_at ban_time uid rv')):
@@ -47,7 +49,7 @@ def canonical_ip(text):
 def spelled_name(jail, address):
     """The contract's name for `address` as written: `sshd.v4-192-0-2-10`, `sshd.v6-2001-db8--10`."""
     rule = CONTRACT['name']
-    suffix = address
+    suffix = address + rule['closing'] if address.endswith(tuple(rule['addressSeparators'])) else address
     for separator in rule['addressSeparators']:
         suffix = suffix.replace(separator, rule['replacement'])
     return f"{jail}{rule['jailSeparator']}{rule['familyPrefix']['6' if ':' in address else '4']}{suffix}"
@@ -120,10 +122,8 @@ def parse_record(obj):
 
 def address_refusal(address, never_ban):
     """Why `address` must never be banned from a record, or None."""
-    if getattr(address, 'ipv4_mapped', None):
-        return 'IPv4-mapped address'
-    for attribute, what in ADDRESS_CLASSES:
-        if getattr(address, attribute):
+    for network, what in ALWAYS_NEVER_BAN:
+        if network.version == address.version and address in network:
             return f'{what} address'
     for network in never_ban:
         if network.version == address.version and address in network:

@@ -180,12 +180,25 @@ describe('validation: nothing reaches the cluster', () => {
   });
 
   test.each([
-    ['127.0.0.1', '127.0.0.1/8'],
-    ['127.8.9.10', '127.0.0.1/8'],
+    ['0.0.0.0', 'an unspecified address (0.0.0.0/8)'],
+    ['255.255.255.255', 'a reserved or broadcast address (240.0.0.0/4)'],
+    ['224.0.0.1', 'a multicast address (224.0.0.0/4)'],
+    ['169.254.10.20', 'a link-local address (169.254.0.0/16)'],
+    ['127.8.9.10', 'a loopback address (127.0.0.0/8)'],
+    ['::ffff:127.0.0.1', 'a loopback address (127.0.0.0/8)'],
+    ['::', 'an unspecified address (::/128)'],
+    ['::1', 'a loopback address (::1/128)'],
+    ['fe80::1', 'a link-local address (fe80::/10)'],
+    ['ff02::1', 'a multicast address (ff00::/8)'],
+  ])('refuses to ban %s: %s, whatever ignoreIp says (agent/never_ban.json)', async (ip, what) => {
+    const run = await bans(['ban', '--jail', 'sshd', '--ip', ip], { config: { ...config, ignoreIp: [] } });
+    expect(run).toMatchObject({ code: 2, calls: [] });
+    expect(run.err).toContain(`is ${what}, which no ban may hold`);
+  });
+
+  test.each([
     ['100.64.1.2', '100.64.0.0/10'],
     ['100.127.255.254', '100.64.0.0/10'],
-    ['::1', '::1'],
-    ['::ffff:127.0.0.1', '127.0.0.1/8'],
   ])('refuses to ban %s, inside ignoreIp %s', async (ip, range) => {
     const run = await bans(['ban', '--jail', 'sshd', '--ip', ip]);
     expect(run).toMatchObject({ code: 2, calls: [] });

@@ -22,6 +22,7 @@ describe('the Ban CRD rules', () => {
   test.each([
     ['sshd.v4-192-0-2-10', '192.0.2.10'],
     ['sshd.v6-2001-db8--10', '2001:db8::10'],
+    ['sshd.v6-2001-db8--0', '2001:db8::'],
   ])('accept %s for %s', async (name, ip) => {
     expect(await valid(record(name, { ip }))).toBe(true);
   });
@@ -33,8 +34,25 @@ describe('the Ban CRD rules', () => {
     ['a long IPv6 form', 'sshd.v6-2001-db8-0-0-0-0-0-10', '2001:db8:0:0:0:0:0:10'],
     ['a range', 'sshd.v4-192-0-2-0/24', '192.0.2.0/24'],
     ['a host name', 'sshd.v4-example-com', 'example.com'],
+    ['an address ending in a separator, without the closing 0', 'sshd.v6-2001-db8--', '2001:db8::'],
   ])('refuse %s', async (_, name, ip) => {
     expect(await valid(record(name, { ip }))).toBe(false);
+  });
+});
+
+describe("the Ban CRD's never-ban rule (agent/never_ban.json)", () => {
+  const holdable = async (ip: string) => {
+    const [result] = await evaluate([{ expression: BAN_RECORD_RULES.neverBan, context: { self: { ip } } }]);
+    expect(result.error).toBeUndefined();
+    return result.value;
+  };
+
+  test.each(['0.0.0.0', '127.0.0.1', '169.254.1.1', '224.0.0.1', '255.255.255.255', '::', '::1', 'fe80::1', 'ff02::1', '::ffff:c000:201', '::1:0:0:0'])('refuses %s', async (ip) => {
+    expect(await holdable(ip)).toBe(false);
+  });
+
+  test.each(['192.0.2.10', '198.51.100.7', '2001:db8::10'])('accepts %s', async (ip) => {
+    expect(await holdable(ip)).toBe(true);
   });
 });
 
@@ -60,6 +78,13 @@ describe('the admission policy', () => {
   test('a node cannot write or delete a record for another node', async () => {
     expect(await denied('CREATE', 'k3s-agent-2', own)).toEqual(['a node may only write its own records (spec.node)']);
     expect(await denied('DELETE', 'k3s-agent-2', null, own)).toEqual(['a node may only delete its own records']);
+  });
+
+  test("a node cannot add finalizers to its record: an administrator's delete would hang", async () => {
+    const held = { ...own, metadata: { ...own.metadata, finalizers: ['example.org/hold'] } };
+    expect(await denied('CREATE', 'k3s-agent-1', held)).toEqual(["a node may not add finalizers: an administrator's delete must take effect at once"]);
+    expect(await denied('UPDATE', 'k3s-agent-1', held, own)).toEqual(["a node may not add finalizers: an administrator's delete must take effect at once"]);
+    expect(await denied('CREATE', 'k3s-agent-1', { ...own, metadata: { ...own.metadata, finalizers: [] } })).toEqual([]);
   });
 
   test('a token without a node name may do nothing', async () => {

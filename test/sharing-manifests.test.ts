@@ -127,6 +127,12 @@ describe('the pod', () => {
     expect(fail2ban.volumeMounts.map((m: any) => m.name)).not.toContain('node-agent');
   });
 
+  test("a shared jail's own ignoreip is never banned from a record either", () => {
+    const jails = FIXTURE.jails.map((jail) => (jail.name === 'sshd' ? { ...jail, ignoreIp: ['203.0.113.128/25'] } : jail));
+    const agent = objectOf(synth({ cluster, banSharing, jails }), 'DaemonSet').spec.template.spec.containers.find((c: any) => c.name === 'node-agent');
+    expect(agent.env.find((e: any) => e.name === 'NEVER_BAN').value.split(' ')).toContain('203.0.113.128/25');
+  });
+
   test('the publish action ships in the ConfigMap, byte for byte', () => {
     expect(configMap.data['cluster-publish.conf']).toBe(fs.readFileSync('actions/cluster-publish.conf', 'utf8'));
     expect(fail2ban.volumeMounts).toContainEqual({ name: 'config', mountPath: '/data/action.d/cluster-publish.conf', subPath: 'cluster-publish.conf', readOnly: true });

@@ -345,6 +345,11 @@ describe('banManager.github: what the workflow token\'s claims are compared with
   });
 });
 
+test('an IPv4-mapped ignoreip range protects nothing and is refused with the IPv4 form to write', () => {
+  expectOneProblem(sshd({ ignoreIp: ['::ffff:203.0.113.0/120'] }), 'ignoreip "::ffff:203.0.113.0/120" is an IPv4-mapped IPv6 range', 'e.g. 203.0.113.0/24');
+  expect(problems({ cluster: { nodeAddresses: ['::ffff:192.0.2.1'] } })).toEqual([expect.stringContaining('ignoreip "::ffff:192.0.2.1" is an IPv4-mapped IPv6 range')]);
+});
+
 describe('hostPathMounts', () => {
   test.each([
     [{ hostPath: '/var/log/../../etc', containerPath: '/mnt/x' }, "hostPath \"/var/log/../../etc\" is not an absolute path without '..'"],

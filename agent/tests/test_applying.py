@@ -67,6 +67,20 @@ class ApplyingTest(AgentTestCase):
         self.assertEqual(self.f2b.banned('sshd'), set())
         self.log_with('unbanned sshd 192.0.2.20 in sshd: record of node-a deleted before its end')
 
+    def test_a_record_being_deleted_is_gone_whatever_finalizer_holds_it(self):
+        held = record('192.0.2.30', node='node-b')
+        held['metadata']['deletionTimestamp'] = rfc3339(int(time.time()))
+        held['metadata']['finalizers'] = ['example.org/hold']
+        self.api.inject(held)  # listed while being deleted: never applied
+        self.api.inject(record('192.0.2.10', node='node-b'))
+        self.start()
+        wait_for(lambda: '192.0.2.10' in self.f2b.banned('sshd-cluster'), what='the mirror ban')
+        self.assertNotIn('192.0.2.30', self.f2b.banned('sshd-cluster'))
+        being_deleted = self.api.objects['sshd.v4-192-0-2-10']
+        being_deleted['metadata'].update(deletionTimestamp=rfc3339(int(time.time())), finalizers=['example.org/hold'])
+        self.api.inject(being_deleted)  # MODIFIED with a deletionTimestamp: an administrator's delete, held back
+        wait_for(lambda: '192.0.2.10' not in self.f2b.banned('sshd-cluster'), what='the unban at the deletion')
+
     def test_owner_clean_up_after_the_end_is_no_unban(self):
         now = int(time.time())
         self.f2b.bans['sshd']['192.0.2.10'] = (now, 3600)  # banned here too, for longer

@@ -13,12 +13,13 @@ class RecordNameTest(unittest.TestCase):
         self.assertEqual(records.record_name('sshd', '192.0.2.10'), 'sshd.v4-192-0-2-10')
         self.assertEqual(records.record_name('sshd', '2001:db8::10'), 'sshd.v6-2001-db8--10')
         self.assertEqual(records.record_name('k3s-apiserver', '203.0.113.7'), 'k3s-apiserver.v4-203-0-113-7')
+        # An address that ends in a separator gets a closing '0' (2001:db8::0 is not canonical, so nothing else has it).
+        self.assertEqual(records.record_name('sshd', '2001:db8::'), 'sshd.v6-2001-db8--0')
+        self.assertEqual(records.record_name('sshd', '::'), 'sshd.v6---0')
 
     def test_no_invalid_object_names(self):
         with self.assertRaises(ValueError):
             records.record_name('Sshd_Custom', '192.0.2.10')
-        with self.assertRaises(ValueError):  # would end in '-'
-            records.record_name('sshd', '2001:db8::')
 
     def test_canonical_single_addresses_only(self):
         for text in ('192.0.2.10', '2001:db8::10', '203.0.113.255'):
@@ -53,8 +54,7 @@ class ValidateRecordTest(unittest.TestCase):
         for ip, reason in cases.items():
             with self.subTest(ip=ip):
                 self.assertIn(reason, self.check(record(ip, banned_at=self.now)) or '')
-        # '::' has no valid object name (it would end in '-'): refused before its address class is looked at
-        self.assertIsNotNone(self.check(record('::', banned_at=self.now)))
+        self.assertIn('unspecified', self.check(record('::', banned_at=self.now)))
         self.assertIsNotNone(self.check(record('::ffff:192.0.2.1', banned_at=self.now)))
 
     def test_malformed_records(self):

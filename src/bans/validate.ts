@@ -1,5 +1,6 @@
 import { BlockList } from 'node:net';
 import { ipFamily } from '../model/ip';
+import { neverBannable } from '../model/never-ban';
 
 /** A command line that must not run: nothing was sent to the cluster. The message names the problem and the fix. */
 export class BansUsageError extends Error {
@@ -37,7 +38,12 @@ export function parseAddress(raw: string | undefined): string {
   if (ipFamily(raw) === 0) {
     throw new BansUsageError(`--ip ${JSON.stringify(raw)} is not a single IP address (no ranges, host names, spaces or other text): ${fix}.`);
   }
-  return normalizeAddress(raw);
+  const address = normalizeAddress(raw);
+  const never = neverBannable(address);
+  if (never) {
+    throw new BansUsageError(`--ip ${address} is ${/^[aeiou]/i.test(never.what) ? 'an' : 'a'} ${never.what} address (${never.range}), which no ban may hold: ${fix}.`);
+  }
+  return address;
 }
 
 /** One ignoreip entry (address or CIDR) as a block list; anything else is a configuration error. */

@@ -6,6 +6,7 @@ import { checkFilterFile } from './filter-check';
 import { HostPathMount } from '../k8s/daemon-set';
 import { PLACEHOLDER_REPOSITORY } from '../model/github-actions';
 import { JAIL_NAME, JailProps, JailSettings } from '../model/jail';
+import { neverBannable } from '../model/never-ban';
 import { parseReference } from '../model/reference';
 import { ResolvedFail2ban } from '../resolve/resolve';
 import { CONTAINER_LOG_DIR } from '../model/log-path';
@@ -86,6 +87,9 @@ function checkIgnoreIp(where: string, entries: readonly string[], allowHostnames
     const [address, prefix, ...rest] = entry.split('/');
     const family = ipFamily(address);
     const maxPrefix = family === 6 ? 128 : 32;
+    if (family === 6 && neverBannable(address)?.what === 'IPv4-mapped') {
+      return [`${where}: ignoreip "${entry}" is an IPv4-mapped IPv6 range: fail2ban and nftables hold the IPv4 address, so it would protect nothing. Fix: write the IPv4 address or range, e.g. 203.0.113.0/24 for ::ffff:203.0.113.0/120.`];
+    }
     if (family && rest.length === 0 && (prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= maxPrefix))) {
       return [];
     }

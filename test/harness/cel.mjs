@@ -2,8 +2,8 @@
 // cases per line on stdin, answers one JSON array of results per line on stdout.
 // Kubernetes's CEL libraries are not part of it; the few functions the rules use are defined here from Node's own
 // address handling: isIP(), ip.isCanonical() (written ipIsCanonical: cel-js has no namespaced functions) and the
-// strings extension's replace(), which replaces every occurrence.
-import { isIP } from 'node:net';
+// strings extension's replace(), which replaces every occurrence, and cidr(R).containsIP(A) (written cidrContainsIP).
+import { BlockList, isIP } from 'node:net';
 import { createInterface } from 'node:readline';
 import { Environment } from '@marcbachmann/cel-js';
 
@@ -28,11 +28,20 @@ function toCel(value) {
 const env = new Environment({ unlistedVariablesAreDyn: true })
   .registerFunction('string.replace(string, string): string', (text, from, to) => text.split(from).join(to))
   .registerFunction('isIP(string): bool', (text) => isIP(text) !== 0)
-  .registerFunction('ipIsCanonical(string): bool', (text) => isIP(text) !== 0 && canonical(text) === text);
+  .registerFunction('ipIsCanonical(string): bool', (text) => isIP(text) !== 0 && canonical(text) === text)
+  .registerFunction('cidrContainsIP(string, string): bool', (range, text) => {
+    const [address, prefix] = range.split('/');
+    const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+    if (isIP(text) !== isIP(address)) return false;
+    const list = new BlockList();
+    list.addSubnet(address, Number(prefix), family);
+    return list.check(text, family);
+  });
 
 function evaluate({ expression, context }) {
   try {
-    return { value: env.evaluate(expression.replaceAll('ip.isCanonical(', 'ipIsCanonical('), toCel(context)) };
+    const rewritten = expression.replaceAll('ip.isCanonical(', 'ipIsCanonical(').replace(/cidr\(([^()]+)\)\.containsIP\(/g, 'cidrContainsIP($1, ');
+    return { value: env.evaluate(rewritten, toCel(context)) };
   } catch (error) {
     return { error: error.message.split('\n')[0] };
   }

@@ -3,6 +3,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { AddressInfo, isIP } from 'node:net';
 import { BAN_RECORD, banRecordName } from '../../src/features/ban-sharing/record';
+import { neverBannable } from '../../src/model/never-ban';
 
 /** Who a bearer token is: a fail2ban pod's ServiceAccount token carries its node; an administrator's none. */
 export interface Identity {
@@ -293,6 +294,7 @@ export class FakeKubeApi {
     const node = identity.node ?? '';
     if (node === '') throw deny('the token carries no node name');
     if (operation !== 'DELETE' && object.spec.node !== node) throw deny('a node may only write its own records (spec.node)');
+    if (operation !== 'DELETE' && (object.metadata?.finalizers ?? []).length > 0) throw deny('a node may not add finalizers');
     if (operation === 'DELETE' && old.spec.node !== node) throw deny('a node may only delete its own records');
     if (operation === 'UPDATE') {
       if (['ip', 'jail', 'node'].some((key) => object.spec[key] !== old.spec[key])) throw deny('ip, jail and node of a record never change');
@@ -384,6 +386,7 @@ function validate(object: any): void {
     }
     // The CRD's CEL rules.
     if (typeof spec.ip !== 'string' || canonicalIp(spec.ip) !== spec.ip) problems.push('spec: ip must be one address in canonical form');
+    else if (neverBannable(spec.ip)) problems.push('spec: ip is an address no ban may hold');
     if (typeof spec.jail === 'string' && typeof spec.ip === 'string' && name !== banRecordName(spec.jail, spec.ip)) {
       problems.push('the name must be <jail>.v4-a-b-c-d or <jail>.v6-<address with - for :>');
     }

@@ -69,7 +69,8 @@ export function banSharingFeature(options: BanSharingOptions): Fail2banFeature {
         namespace: config.namespace,
         group: sharing.group,
         sharedJails: Object.fromEntries(shared(config).map((jail) => [jail.name, { mirror: sharing.mirrors[jail.name], maxBanTime: mirrorBanTimeSeconds(jail, config.defaults) }])),
-        neverBan: config.neverBan,
+        // A shared jail's own ignoreIp too: a record must not ban on another node what its jail would never ban.
+        neverBan: [...new Set([...config.neverBan, ...shared(config).flatMap((jail) => jail.ignoreIp ?? [])])],
         rateLimitPerMinute: sharing.rateLimitPerMinute,
       });
       for (const [name, value] of Object.entries(environment)) agent.env.addVariable(name, kplus.EnvValue.fromValue(value));

@@ -1,6 +1,7 @@
 import { ApiObject } from 'cdk8s';
 import { KubeRole, KubeRoleBinding, KubeServiceAccount } from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct } from 'constructs';
+import { ALWAYS_NEVER_BAN } from '../../model/never-ban';
 import { BAN_RECORD, banRecordNameRule } from './record';
 
 /** Props of {@link BanLedger}. */
@@ -26,6 +27,7 @@ function endOf(object: string): string {
 /** The CRD's rules, as CEL: a single canonical address, and a name that is the jail and the address. */
 export const BAN_RECORD_RULES = {
   ip: 'isIP(self.ip) && ip.isCanonical(self.ip)',
+  neverBan: `!${JSON.stringify(ALWAYS_NEVER_BAN.map((entry) => entry.range)).replace(/"/g, "'")}.exists(r, cidr(r).containsIP(self.ip))`,
   name: banRecordNameRule(),
 };
 
@@ -41,6 +43,10 @@ export function banPolicyMatchCondition(namespace: string, serviceAccountName: s
 export const BAN_POLICY_VALIDATIONS = [
   { expression: 'variables.node != ""', message: 'the token carries no node name: only pod-bound tokens of fail2ban pods may write bans' },
   { expression: "request.operation == 'DELETE' || object.spec.node == variables.node", message: 'a node may only write its own records (spec.node)' },
+  {
+    expression: "request.operation == 'DELETE' || !has(object.metadata.finalizers) || size(object.metadata.finalizers) == 0",
+    message: "a node may not add finalizers: an administrator's delete must take effect at once",
+  },
   { expression: "request.operation != 'DELETE' || oldObject.spec.node == variables.node", message: 'a node may only delete its own records' },
   {
     expression:
@@ -103,7 +109,10 @@ export class BanLedger extends Construct {
                   spec: {
                     type: 'object',
                     required: BAN_RECORD.spec.required,
-                    'x-kubernetes-validations': [{ rule: BAN_RECORD_RULES.ip, message: 'ip must be one address in canonical form' }],
+                    'x-kubernetes-validations': [
+                      { rule: BAN_RECORD_RULES.ip, message: 'ip must be one address in canonical form' },
+                      { rule: BAN_RECORD_RULES.neverBan, message: 'ip is an address no ban may hold (unspecified, loopback, link-local, multicast, reserved, IPv4-mapped)' },
+                    ],
                     properties: BAN_RECORD.spec.properties,
                   },
                 },

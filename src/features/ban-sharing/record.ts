@@ -8,6 +8,7 @@ interface BanRecordContract {
     readonly familyPrefix: { readonly '4': string; readonly '6': string };
     readonly addressSeparators: readonly string[];
     readonly replacement: string;
+    readonly closing: string;
     readonly maxLength: number;
   };
   readonly spec: { readonly required: readonly string[]; readonly properties: Record<string, Record<string, unknown>> };
@@ -21,7 +22,8 @@ export const BAN_RECORD: BanRecordContract = JSON.parse(fs.readFileSync(BAN_RECO
 /** The name of the ledger record of a shared ban: `<jail>.v4-a-b-c-d` or `<jail>.v6-<canonical address, ':' → '-'>`. */
 export function banRecordName(jail: string, canonicalAddress: string): string {
   const rule = BAN_RECORD.name;
-  const suffix = rule.addressSeparators.reduce((address, separator) => address.split(separator).join(rule.replacement), canonicalAddress);
+  const closed = rule.addressSeparators.some((separator) => canonicalAddress.endsWith(separator)) ? canonicalAddress + rule.closing : canonicalAddress;
+  const suffix = rule.addressSeparators.reduce((address, separator) => address.split(separator).join(rule.replacement), closed);
   return `${jail}${rule.jailSeparator}${rule.familyPrefix[canonicalAddress.includes(':') ? '6' : '4']}${suffix}`;
 }
 
@@ -31,6 +33,8 @@ const cel = (text: string) => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'
 /** The name rule as the CRD's CEL validation, generated from the contract. */
 export function banRecordNameRule(): string {
   const rule = BAN_RECORD.name;
-  const address = rule.addressSeparators.reduce((expression, separator) => `${expression}.replace(${cel(separator)}, ${cel(rule.replacement)})`, 'self.spec.ip');
+  const endsInSeparator = rule.addressSeparators.map((separator) => `self.spec.ip.endsWith(${cel(separator)})`).join(' || ');
+  const closed = `(${endsInSeparator} ? self.spec.ip + ${cel(rule.closing)} : self.spec.ip)`;
+  const address = rule.addressSeparators.reduce((expression, separator) => `${expression}.replace(${cel(separator)}, ${cel(rule.replacement)})`, closed);
   return `self.metadata.name == self.spec.jail + ${cel(rule.jailSeparator)} + (self.spec.ip.contains(':') ? ${cel(rule.familyPrefix['6'])} : ${cel(rule.familyPrefix['4'])}) + ${address}`;
 }
