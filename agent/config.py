@@ -29,6 +29,8 @@ class Config:
     shared: dict = dataclasses.field(default_factory=dict)  # origin jail -> SharedJail
     never_ban: list = dataclasses.field(default_factory=list)  # ip_network
     rate_limit: int = 60
+    max_records_per_node: int = 5000  # active records of one origin node applied here, at most
+    list_page: int = 500  # records per LIST request
     republish_seconds: float = 60.0
     status_file: str = None
     state_file: str = None  # None: the state is kept in memory only
@@ -70,4 +72,5 @@ def config_from_env(env):
         shared=parse_shared_jails(env.get('SHARED_JAILS', '{}')),
         never_ban=[ipaddress.ip_network(n, strict=False) for n in env.get('NEVER_BAN', '').split()],
         rate_limit=int(env.get('RATE_LIMIT', '60')), republish_seconds=float(env.get('REPUBLISH_SECONDS', '60')),
+        max_records_per_node=int(env.get('MAX_RECORDS_PER_NODE', '5000')),
         status_file=env.get('STATUS_FILE') or None, state_file=env.get('STATE_FILE') or None)

@@ -40,14 +40,17 @@ class RateLimiter:
             self.times[node].pop()
 
 
-def plan(ledger, applied, refused, node, shared, never_ban, limiter, now, checks=None):
+def plan(ledger, applied, refused, node, shared, never_ban, limiter, now, checks=None, cap=None):
     """What to do about the mirror jails, given the ledger (name -> record), what is applied (name -> (Ban, mirror,
     end)) and the refusals already made (name -> resourceVersion). Actions: ('apply', name, ban, mirror, end),
-    ('retime', name, ban, mirror, end), ('unban', name, reason), ('refuse', name, rv, reason), ('defer', name, ban).
-    `checks` (RecordChecks) keeps the checks of records still in the ledger for the next plan."""
+    ('retime', name, ban, mirror, end), ('unban', name, reason), ('refuse', name, rv, reason),
+    ('defer', name, ban, why): over the rate limit, or over `cap` active records of one origin node (a node that
+    floods the ledger gets no more than that applied here). `checks` (RecordChecks) keeps the checks of records still
+    in the ledger for the next plan."""
     if checks:
         checks.keep_only(ledger.values())
     actions = []
+    active = collections.Counter()  # active records per origin node, applied or about to be
     for name in sorted(ledger):
         obj = ledger[name]
         rv = obj.get('metadata', {}).get('resourceVersion')
@@ -69,12 +72,16 @@ def plan(ledger, applied, refused, node, shared, never_ban, limiter, now, checks
             if name in applied:
                 actions.append(('unban', name, 'ended'))
         elif name in applied:
+            active[ban.node] += 1
             if applied[name][2] != end or applied[name][0].node != ban.node:
                 actions.append(('retime', name, ban, mirror, end))
+        elif cap is not None and active[ban.node] >= cap:
+            actions.append(('defer', name, ban, f'over the cap of {cap} records per node'))
         elif limiter.allow(ban.node, now):
+            active[ban.node] += 1
             actions.append(('apply', name, ban, mirror, end))
         else:
-            actions.append(('defer', name, ban))
+            actions.append(('defer', name, ban, f'over the rate limit ({limiter.per_minute} per minute)'))
     actions.extend(('unban', name, 'record deleted') for name in sorted(applied) if name not in ledger)
     return actions
 

@@ -110,7 +110,7 @@ class MirrorSync:
         with self.lock:
             ledger = dict(self.ledger)
         for action in plan(ledger, self.applied, self.refused, self.cfg.node, self.cfg.shared, self.cfg.never_ban,
-                           self.limiter, now, self.checks):
+                           self.limiter, now, self.checks, self.cfg.max_records_per_node):
             kind, name = action[0], action[1]
             if kind == 'refuse':
                 self.refused[name] = action[2]
@@ -119,8 +119,7 @@ class MirrorSync:
             elif kind == 'defer':
                 if name not in self.deferred:
                     self.deferred.add(name)
-                    log(f'refused {name} from {action[2].node} for now: over the rate limit '
-                        f'({self.cfg.rate_limit} per minute)')
+                    log(f'refused {name} from {action[2].node} for now: {action[3]}')
             elif kind == 'retime':
                 self.applied[name] = action[2:]
             elif kind == 'apply':

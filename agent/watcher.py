@@ -2,7 +2,7 @@
 
 import urllib.parse
 
-from .formats import parse_watch_event
+from .formats import compact, parse_watch_event
 from .kube import ApiError
 from .log import log
 
@@ -21,12 +21,23 @@ class Watcher:
                 self.stop_event.wait(delay)
                 delay = min(delay * 2, self.cfg.backoff_max)
 
+    def list_all(self):
+        """Every record, LIST_PAGE at a time (a large ledger is never one answer in memory), each kept as only what
+        the agent reads of it; and the resourceVersion to watch from."""
+        records, token = [], None
+        while True:
+            query = {'limit': str(self.cfg.list_page), **({'continue': token} if token else {})}
+            status, body = self.api.request('GET', f'{self.collection}?{urllib.parse.urlencode(query)}')
+            if status != 200:
+                raise ApiError(status, body)  # a continue token that expired (410) too: the loop lists again
+            records.extend(compact(item) for item in body.get('items') or [])
+            token = body['metadata'].get('continue')
+            if not token:
+                return records, body['metadata']['resourceVersion']
+
     def list_and_watch(self):
-        status, body = self.api.request('GET', self.collection)
-        if status != 200:
-            raise ApiError(status, body)
-        rv = body['metadata']['resourceVersion']
-        self.queue.put(('list', body.get('items') or []))
+        records, rv = self.list_all()
+        self.queue.put(('list', records))
         self.touch_status()
         while not self.stop_event.is_set():
             query = urllib.parse.urlencode({'watch': '1', 'resourceVersion': rv, 'allowWatchBookmarks': 'true',
@@ -52,7 +63,7 @@ class Watcher:
                         raise ApiError(obj.get('code') or 0, obj)
                     rv = obj['metadata'].get('resourceVersion', rv)
                     if etype != 'BOOKMARK':
-                        self.queue.put(('event', etype, obj))
+                        self.queue.put(('event', etype, compact(obj)))
                     self.touch_status()
             finally:
                 self.watch_conn = None

@@ -133,6 +133,13 @@ describe('the pod', () => {
     expect(agent.env.find((e: any) => e.name === 'NEVER_BAN').value.split(' ')).toContain('203.0.113.128/25');
   });
 
+  test('the namespace holds at most maxRecords Ban objects, and each node applies at most maxRecordsPerNode of one origin', () => {
+    expect(objectOf(files, 'ResourceQuota')).toMatchObject({ metadata: { name: 'fail2ban-bans', namespace: 'fail2ban' }, spec: { hard: { 'count/bans.fail2ban.homelab.internal': 20000 } } });
+    expect(agent.env).toContainEqual({ name: 'MAX_RECORDS_PER_NODE', value: '5000' });
+    const tighter = objectOf(synth({ cluster, banSharing: { ...banSharing, maxRecords: 900, maxRecordsPerNode: 300 } }), 'ResourceQuota');
+    expect(tighter.spec.hard['count/bans.fail2ban.homelab.internal']).toBe(900);
+  });
+
   test('the publish action ships in the ConfigMap, byte for byte', () => {
     expect(configMap.data['cluster-publish.conf']).toBe(fs.readFileSync('actions/cluster-publish.conf', 'utf8'));
     expect(fail2ban.volumeMounts).toContainEqual({ name: 'config', mountPath: '/data/action.d/cluster-publish.conf', subPath: 'cluster-publish.conf', readOnly: true });

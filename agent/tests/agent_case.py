@@ -104,7 +104,8 @@ class AgentTestCase(unittest.TestCase):
         return [r for r in list(self.api.requests) if r['method'] in ('POST', 'PUT', 'DELETE')]
 
     def lists(self):
-        return [r for r in list(self.api.requests) if r['method'] == 'GET' and r['path'] == COLLECTION and not r['query']]
+        return [r for r in list(self.api.requests) if r['method'] == 'GET' and r['path'] == COLLECTION
+                and 'watch' not in r['query'] and 'continue' not in r['query']]
 
     def log_with(self, text):
         return wait_for(lambda: [line for line in list(self.logs) if text in line], what=f'a log line with {text!r}')

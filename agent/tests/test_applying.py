@@ -81,6 +81,20 @@ class ApplyingTest(AgentTestCase):
         self.api.inject(being_deleted)  # MODIFIED with a deletionTimestamp: an administrator's delete, held back
         wait_for(lambda: '192.0.2.10' not in self.f2b.banned('sshd-cluster'), what='the unban at the deletion')
 
+    def test_lists_a_page_at_a_time_and_keeps_only_what_it_reads(self):
+        for i in range(10, 17):
+            big = record(f'192.0.2.{i}', node='node-b')
+            big['metadata']['annotations'] = {'example.org/padding': 'x' * 1000}
+            self.api.inject(big)
+        self.start(list_page=3)
+        wait_for(lambda: len(self.f2b.banned('sshd-cluster')) == 7, what='all seven records applied')
+        pages = [r['query'] for r in self.lists() + [r for r in self.api.requests if 'continue' in r['query']]]
+        self.assertEqual([query.get('limit') for query in pages], ['3', '3', '3'])
+        self.assertEqual(sum('continue' in query for query in pages), 2)
+        kept = self.agent.ledger['sshd.v4-192-0-2-10']
+        self.assertEqual(set(kept), {'metadata', 'spec'})
+        self.assertEqual(set(kept['metadata']), {'name', 'uid', 'resourceVersion'})
+
     def test_owner_clean_up_after_the_end_is_no_unban(self):
         now = int(time.time())
         self.f2b.bans['sshd']['192.0.2.10'] = (now, 3600)  # banned here too, for longer

@@ -29,9 +29,9 @@ class DecisionTest(unittest.TestCase):
         decision, why = decisions.merge_decision(theirs, self.spec(self.now, 86400), 'node-a')
         self.assertEqual((decision, why), ('keep', f'node-b holds it until {rfc3339(self.now + 600)}'))
 
-    def plan(self, ledger, applied=None, refused=None, limiter=None, now=None):
+    def plan(self, ledger, applied=None, refused=None, limiter=None, now=None, cap=None):
         return decisions.plan({o['metadata']['name']: o for o in ledger}, applied or {}, refused or {}, 'node-a', SHARED,
-                       NEVER_BAN, limiter or decisions.RateLimiter(60), self.now if now is None else now)
+                              NEVER_BAN, limiter or decisions.RateLimiter(60), self.now if now is None else now, cap=cap)
 
     def test_plan(self):
         theirs = record('192.0.2.10', banned_at=self.now - 10, ban_time=600)
@@ -44,6 +44,16 @@ class DecisionTest(unittest.TestCase):
                    'sshd.v4-192-0-2-13': (records.parse_record(record('192.0.2.13')), 'sshd-cluster', None)}
         self.assertEqual(self.plan([theirs], applied), [('unban', 'sshd.v4-192-0-2-13', 'record deleted')])
         self.assertEqual(self.plan([theirs], applied, now=self.now + 590)[0], ('unban', 'sshd.v4-192-0-2-10', 'ended'))
+
+    def test_plan_applies_no_more_than_the_cap_of_one_origin_node(self):
+        flood = [record(f'192.0.2.{i}', node='node-b', banned_at=self.now - 10) for i in range(10, 15)]
+        other = record('203.0.113.10', node='node-c', banned_at=self.now - 10)
+        actions = self.plan([*flood, other], cap=3)
+        self.assertEqual([a[0] for a in actions if a[1] != 'sshd.v4-203-0-113-10'], ['apply'] * 3 + ['defer'] * 2)
+        self.assertEqual([a[3] for a in actions if a[0] == 'defer'], ['over the cap of 3 records per node'] * 2)
+        self.assertIn(('apply', 'sshd.v4-203-0-113-10'), [a[0:2] for a in actions])  # another node is not held back
+        applied = {a[1]: (a[2], a[3], a[4]) for a in actions if a[0] == 'apply'}
+        self.assertEqual([a[0] for a in self.plan([*flood, other], applied, cap=3)], ['defer', 'defer'])
 
     def test_plan_refuses_once_per_resource_version(self):
         bad = record('127.0.0.1', banned_at=self.now, rv='7')

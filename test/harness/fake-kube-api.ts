@@ -225,7 +225,7 @@ export class FakeKubeApi {
           if (this.parked) this.parked.push(answer);
           else answer();
         } else {
-          record(this.respond(res, method, name, object, identity));
+          record(this.respond(res, method, name, object, identity, url.searchParams));
         }
       } catch (error) {
         const e = error instanceof ApiError ? error : new ApiError(400, 'BadRequest', String(error));
@@ -236,11 +236,10 @@ export class FakeKubeApi {
   }
 
   /** LIST and the single-object requests; returns the status sent. */
-  private respond(res: http.ServerResponse, method: string, name: string | undefined, object: any, identity: Identity): number {
+  private respond(res: http.ServerResponse, method: string, name: string | undefined, object: any, identity: Identity, query: URLSearchParams): number {
     const old = name ? this.objects.get(name) : undefined;
     if (method === 'GET' && name === undefined) {
-      const items = [...this.objects.values()];
-      send(res, 200, { kind: 'BanList', apiVersion: `${this.group}/v1`, metadata: { resourceVersion: String(this.revision) }, items });
+      send(res, 200, this.list(query));
       return 200;
     }
     if (method === 'GET') {
@@ -285,6 +284,21 @@ export class FakeKubeApi {
     this.objects.set(name!, this.emit(old ? 'MODIFIED' : 'ADDED', stored));
     send(res, old ? 200 : 201, this.objects.get(name!));
     return old ? 200 : 201;
+  }
+
+  /**
+   * A LIST, a page of `limit` records at a time when asked (in name order; `continue` names the last one sent and the
+   * resourceVersion of the first page, which every page reports, as the API server's pages share one snapshot).
+   */
+  private list(query: URLSearchParams): object {
+    const limit = Number(query.get('limit') ?? '0');
+    const token = query.get('continue');
+    const from = token ? JSON.parse(Buffer.from(token, 'base64url').toString()) : { after: '', rv: this.revision };
+    const names = [...this.objects.keys()].sort().filter((name) => name > from.after);
+    const page = limit > 0 ? names.slice(0, limit) : names;
+    const more = page.length < names.length;
+    const metadata = { resourceVersion: String(from.rv), ...(more && { continue: Buffer.from(JSON.stringify({ after: page.at(-1), rv: from.rv })).toString('base64url') }) };
+    return { kind: 'BanList', apiVersion: `${this.group}/v1`, metadata, items: page.map((name) => this.objects.get(name)) };
   }
 
   /** The ValidatingAdmissionPolicy of the fail2ban ServiceAccount (administrators are not matched). */

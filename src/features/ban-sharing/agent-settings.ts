@@ -15,6 +15,7 @@ export interface SharingEnvironmentProps {
   /** Addresses and ranges no record may ban here. */
   readonly neverBan: readonly string[];
   readonly rateLimitPerMinute: number;
+  readonly maxRecordsPerNode: number;
 }
 
 /** What the node agent needs to share bans (docs/ban-sharing.md), as its environment. */
@@ -28,6 +29,7 @@ export function sharingEnvironment(props: SharingEnvironmentProps): Record<strin
     SHARED_JAILS: JSON.stringify(props.sharedJails),
     NEVER_BAN: props.neverBan.join(' '),
     RATE_LIMIT: String(props.rateLimitPerMinute),
+    MAX_RECORDS_PER_NODE: String(props.maxRecordsPerNode),
     REPUBLISH_SECONDS: '60',
     STATE_FILE: `${STATE_DIR}/state.json`,
   };

@@ -38,8 +38,10 @@ function validateSharing(sharing: BanSharingOptions, config: ResolvedCore): stri
   if (!/^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/.test(group)) {
     problems.push(`banSharing: group "${group}" is not a DNS subdomain with a dot. Fix: use e.g. '${DEFAULT_BAN_GROUP}'.`);
   }
-  if (sharing.rateLimitPerMinute !== undefined && !(Number.isInteger(sharing.rateLimitPerMinute) && sharing.rateLimitPerMinute >= 1)) {
-    problems.push(`banSharing: rateLimitPerMinute ${sharing.rateLimitPerMinute} is not a whole number of at least 1. Fix: e.g. 60.`);
+  for (const [key, value, example] of [['rateLimitPerMinute', sharing.rateLimitPerMinute, 60], ['maxRecordsPerNode', sharing.maxRecordsPerNode, 5000], ['maxRecords', sharing.maxRecords, 20000]] as const) {
+    if (value !== undefined && !(Number.isInteger(value) && value >= 1)) {
+      problems.push(`banSharing: ${key} ${value} is not a whole number of at least 1. Fix: e.g. ${example}.`);
+    }
   }
   return problems;
 }
@@ -60,7 +62,7 @@ export function banSharingFeature(options: BanSharingOptions): Fail2banFeature {
     }),
     build: ({ scope, daemonSet, configMap, banManager }, config) => {
       const serviceAccountName = config.name;
-      new BanLedger(scope, 'BanLedger', { namespace: config.namespace, serviceAccountName, group: sharing.group, labels: config.labels });
+      new BanLedger(scope, 'BanLedger', { namespace: config.namespace, serviceAccountName, group: sharing.group, labels: config.labels, maxRecords: sharing.maxRecords });
       daemonSet.useServiceAccount(serviceAccountName);
       configMap.addFile(PUBLISH_ACTION_KEY, publishAction());
       daemonSet.mountConfigFile(PUBLISH_ACTION_KEY, `/data/action.d/${PUBLISH_ACTION_KEY}`);
@@ -72,6 +74,7 @@ export function banSharingFeature(options: BanSharingOptions): Fail2banFeature {
         // A shared jail's own ignoreIp too: a record must not ban on another node what its jail would never ban.
         neverBan: [...new Set([...config.neverBan, ...shared(config).flatMap((jail) => jail.ignoreIp ?? [])])],
         rateLimitPerMinute: sharing.rateLimitPerMinute,
+        maxRecordsPerNode: sharing.maxRecordsPerNode,
       });
       for (const [name, value] of Object.entries(environment)) agent.env.addVariable(name, kplus.EnvValue.fromValue(value));
       agent.mount(STATE_DIR, kplus.Volume.fromHostPath(scope, 'BanSharingState', 'ban-sharing-state', { path: STATE_HOST_DIR, type: kplus.HostPathVolumeType.DIRECTORY_OR_CREATE }));

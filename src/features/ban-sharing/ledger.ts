@@ -1,5 +1,5 @@
 import { ApiObject } from 'cdk8s';
-import { KubeRole, KubeRoleBinding, KubeServiceAccount } from 'cdk8s-plus-28/lib/imports/k8s';
+import { KubeResourceQuota, KubeRole, KubeRoleBinding, KubeServiceAccount, Quantity } from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { ALWAYS_NEVER_BAN } from '../../model/never-ban';
 import { BAN_RECORD, banRecordNameRule } from './record';
@@ -14,6 +14,8 @@ export interface BanLedgerProps {
   readonly group: string;
   /** Labels of every object. */
   readonly labels: Record<string, string>;
+  /** `Ban` objects the namespace may hold (a ResourceQuota). */
+  readonly maxRecords: number;
 }
 
 /** The node name Kubernetes (≥ 1.30, on by default) puts into a pod-bound ServiceAccount token. */
@@ -121,6 +123,12 @@ export class BanLedger extends Construct {
           },
         ],
       },
+    });
+
+    // However many records a node writes, the API server stores no more than this: LISTs stay small.
+    new KubeResourceQuota(this, 'Quota', {
+      metadata: { name: `${name}-bans`, namespace, labels },
+      spec: { hard: { [`count/bans.${group}`]: Quantity.fromNumber(props.maxRecords) } },
     });
 
     const policyName = `${name}-bans.${group}`;

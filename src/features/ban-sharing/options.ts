@@ -8,10 +8,16 @@ export interface BanSharingOptions {
   readonly group?: string;
   /** Records applied per origin node per minute, at most: a runaway filter cannot flood every node. @default 60 */
   readonly rateLimitPerMinute?: number;
+  /** Active records of one origin node that a node applies, at most: a node that floods the ledger gets no more. @default 5000 */
+  readonly maxRecordsPerNode?: number;
+  /** `Ban` objects the namespace may hold at all (a ResourceQuota): the API server refuses more. @default 20000 */
+  readonly maxRecords?: number;
 }
 
 export const DEFAULT_BAN_GROUP = 'fail2ban.homelab.internal';
 export const DEFAULT_RATE_LIMIT_PER_MINUTE = 60;
+export const DEFAULT_MAX_RECORDS_PER_NODE = 5000;
+export const DEFAULT_MAX_RECORDS = 20_000;
 
 /** {@link BanSharingOptions} with the defaults filled in: what the manifests and the ban CLI use. */
 export interface ResolvedBanSharing {
@@ -19,6 +25,10 @@ export interface ResolvedBanSharing {
   readonly group: string;
   /** Records applied per origin node per minute, at most. */
   readonly rateLimitPerMinute: number;
+  /** Active records of one origin node applied, at most. */
+  readonly maxRecordsPerNode: number;
+  /** `Ban` objects the namespace may hold. */
+  readonly maxRecords: number;
   /** Each shared jail's mirror jail, by shared jail. */
   readonly mirrors: Record<string, string>;
 }
@@ -36,6 +46,8 @@ export function resolveBanSharing(options: BanSharingOptions): ResolvedBanSharin
   return {
     group: options.group ?? DEFAULT_BAN_GROUP,
     rateLimitPerMinute: options.rateLimitPerMinute ?? DEFAULT_RATE_LIMIT_PER_MINUTE,
+    maxRecordsPerNode: options.maxRecordsPerNode ?? DEFAULT_MAX_RECORDS_PER_NODE,
+    maxRecords: options.maxRecords ?? DEFAULT_MAX_RECORDS,
     mirrors: Object.fromEntries(options.jails.map((jail) => [jail, mirrorJailName(jail)])),
   };
 }
