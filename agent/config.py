@@ -52,7 +52,7 @@ def parse_shared_jails(text):
     for jail, entry in data.items():
         if not isinstance(entry, dict) or not isinstance(entry.get('mirror'), str) or not entry['mirror']:
             raise ValueError(f'SHARED_JAILS[{jail!r}] has no mirror')
-        record_name(jail, '192.0.2.1')  # the jail must make valid object names
+        record_name(jail, '192.0.2.1', 'node')  # the jail must make valid object names
         shared[jail] = SharedJail(entry['mirror'], _integer(entry.get('maxBanTime', -1), 'maxBanTime'))
     return shared
 

@@ -86,17 +86,18 @@ def plan(ledger, applied, refused, node, shared, never_ban, limiter, now, checks
     return actions
 
 
-def deletion_actions(obj, by_me, shared, now):
-    """A record disappeared: a deletion before its end that this node did not make is a cluster-wide unban, so the
-    origin jail here lets the address go too -> [('unban-origin', jail, ip, node)]. The owner's clean-up after the
-    end (within FUTURE_SLACK for clock skew) is not."""
+def deletion_actions(obj, by_me, node, shared, now):
+    """A record disappeared. This node's own record deleted before its end by someone else (an administrator: no
+    other node may delete it) is a cluster-wide unban, so the origin jail here lets the address go too ->
+    [('unban-origin', jail, ip, node)]. Another node's record going away never touches this node's own ban, and
+    neither does the owner's clean-up after the end (within FUTURE_SLACK for clock skew)."""
     if by_me:
         return []
     try:
         ban = parse_record(obj)
     except ValueError:
         return []
-    if ban.jail not in shared or (ban.end is not None and now >= ban.end - FUTURE_SLACK):
+    if ban.node != node or ban.jail not in shared or (ban.end is not None and now >= ban.end - FUTURE_SLACK):
         return []
     return [('unban-origin', ban.jail, ban.ip, ban.node)]
 
@@ -112,9 +113,9 @@ def local_ban_decision(name, start, end, ledger, published, tombstones, node, no
             held = parse_record(ledger[name])
         except ValueError:
             return 'keep', 'its record is unreadable'
-        if held.node == node and later(end, held.end):
+        if later(end, held.end):
             return 'publish', f'it lasts longer than this node\'s record (until {format_end(held.end)})'
-        return 'keep', f'{held.node} holds it until {format_end(held.end)}'
+        return 'keep', f'this node\'s record holds it until {format_end(held.end)}'
     entry = published.get(name)
     # The record this node published began with this ban (a later ban of the address would have replaced it).
     if entry is not None and start <= entry['bannedAt'] and (entry['end'] is None or entry['end'] > now):

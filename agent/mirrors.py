@@ -1,13 +1,13 @@
 """The agent's main thread: the watcher's queue -> the ledger; other nodes' valid records applied to the mirror
 jails, unbanned at their end or deletion; the mirrors kept equal to the ledger."""
 
-import ipaddress
+import collections
 import time
 
 from .decisions import deletion_actions, plan
 from .f2b_socket import F2bError
 from .log import log
-from .records import effective_end, format_end, parse_record, record_name, spec_of, validate_record
+from .records import effective_end, format_end, parse_record, spec_of, validate_record
 
 
 def being_deleted(obj):
@@ -77,7 +77,7 @@ class MirrorSync:
         name = obj['metadata'].get('name')
         self.refused.pop(name, None)
         self.deferred.discard(name)
-        actions = deletion_actions(obj, by_me, self.cfg.shared, now)
+        actions = deletion_actions(obj, by_me, self.cfg.node, self.cfg.shared, now)
         if not actions:  # this node's own deletion, or a clean-up after the end: nothing left to follow
             with self.lock:
                 self.state.forget(name)
@@ -148,7 +148,14 @@ class MirrorSync:
         log(f'applied {ban.jail} {ban.ip} from {ban.node} until {format_end(end)}')
 
     def unban(self, name, reason):
+        """One record less for an address in a mirror: unbanned there once no other node's record holds it."""
         ban, mirror, _ = self.applied[name]
+        held_elsewhere = any(other != name and held.ip == ban.ip and held_in == mirror
+                             for other, (held, held_in, _) in self.applied.items())
+        if held_elsewhere:
+            del self.applied[name]
+            log(f'{ban.jail} {ban.ip} from {ban.node}: {reason}; another node\'s record still holds it')
+            return
         ok, _ = self._f2b('set', mirror, 'unbanip', ban.ip)
         if ok:
             del self.applied[name]
@@ -165,6 +172,11 @@ class MirrorSync:
         self.next_sync = listed_at + self.cfg.mirror_sync_seconds
         with self.lock:
             ledger = dict(self.ledger)
+        by_address = collections.defaultdict(list)  # (jail, ip) -> the names of other nodes' records of it
+        for name, obj in ledger.items():
+            spec = spec_of(obj)
+            if spec.get('node') != self.cfg.node:
+                by_address[(spec.get('jail'), spec.get('ip'))].append(name)
         stray = set()
         for jail, shared in self.cfg.shared.items():
             ok, banned = self._f2b('get', shared.mirror, 'banip')
@@ -173,7 +185,7 @@ class MirrorSync:
             banned = set(banned if isinstance(banned, list) else str(banned).split())
             held = {ban.ip for ban, mirror, _ in self.applied.values() if mirror == shared.mirror}
             for ip in sorted(banned - held):
-                adopted = self.mirror_record(jail, ip, ledger, now)
+                adopted = self.mirror_record(by_address.get((jail, ip), []), ledger, now)
                 if adopted:
                     name, ban, end = adopted
                     self.applied[name] = (ban, shared.mirror, end)
@@ -188,17 +200,17 @@ class MirrorSync:
             if self._f2b('set', mirror, 'unbanip', ip)[0]:
                 log(f'unbanned {ip} in {mirror}: no valid record for it')
 
-    def mirror_record(self, jail, ip, ledger, now):
-        """(name, Ban, end) if the ledger has a valid, unended record of another node for `ip` in `jail`."""
-        try:
-            name = record_name(jail, str(ipaddress.ip_address(ip)))
-        except ValueError:
-            return None
-        obj = ledger.get(name)
-        if obj is None or spec_of(obj).get('node') == self.cfg.node or name in self.refused:
-            return None
-        ban, reason = validate_record(obj, self.cfg.shared, self.cfg.never_ban, now, self.checks)
-        if reason is not None:
-            return None
-        end = effective_end(ban, self.cfg.shared[ban.jail].max_ban_time)
-        return (name, ban, end) if end is None or end > now else None
+    def mirror_record(self, names, ledger, now):
+        """(name, Ban, end) of the valid, unended record among `names` (other nodes' records of one address) that
+        lasts longest, or None."""
+        found = []
+        for name in names:
+            if name in self.refused:
+                continue
+            ban, reason = validate_record(ledger[name], self.cfg.shared, self.cfg.never_ban, now, self.checks)
+            if reason is not None:
+                continue
+            end = effective_end(ban, self.cfg.shared[ban.jail].max_ban_time)
+            if end is None or end > now:
+                found.append((name, ban, end))
+        return max(found, key=lambda kept: float('inf') if kept[2] is None else kept[2], default=None)

@@ -79,7 +79,7 @@ class Publisher:
         try:
             if jail not in self.cfg.shared:
                 raise ValueError(f'jail {jail} is not shared')
-            name = record_name(jail, ip)
+            name = record_name(jail, ip, self.cfg.node)
             reason = address_refusal(ipaddress.ip_address(ip), self.cfg.never_ban)
             if reason:
                 raise ValueError(reason)
@@ -207,7 +207,7 @@ class Publisher:
                     continue
                 try:
                     ip = str(ipaddress.ip_address(ip))
-                    name = record_name(jail, ip)
+                    name = record_name(jail, ip, self.cfg.node)
                 except ValueError:
                     continue
                 decision, why = local_ban_decision(name, start, end, ledger, published, tombstones, self.cfg.node,

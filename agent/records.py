@@ -46,18 +46,19 @@ def canonical_ip(text):
     return address
 
 
-def spelled_name(jail, address):
-    """The contract's name for `address` as written: `sshd.v4-192-0-2-10`, `sshd.v6-2001-db8--10`."""
+def spelled_name(jail, address, node):
+    """The contract's name for `address` as written, banned by `node`: `sshd.v4-192-0-2-10.k3s-agent-1`."""
     rule = CONTRACT['name']
     suffix = address + rule['closing'] if address.endswith(tuple(rule['addressSeparators'])) else address
     for separator in rule['addressSeparators']:
         suffix = suffix.replace(separator, rule['replacement'])
-    return f"{jail}{rule['jailSeparator']}{rule['familyPrefix']['6' if ':' in address else '4']}{suffix}"
+    family = rule['familyPrefix']['6' if ':' in address else '4']
+    return f"{jail}{rule['jailSeparator']}{family}{suffix}{rule['originSeparator']}{node}"
 
 
-def record_name(jail, ip):
-    """The name of the record of `ip` (made canonical) in `jail`; ValueError if that is no valid object name."""
-    name = spelled_name(jail, str(ipaddress.ip_address(ip)))
+def record_name(jail, ip, node):
+    """The name of `node`'s record of `ip` (made canonical) in `jail`; ValueError if that is no valid object name."""
+    name = spelled_name(jail, str(ipaddress.ip_address(ip)), node)
     if len(name) > CONTRACT['name']['maxLength'] or not NAME_RE.match(name):
         raise ValueError(f'{name!r} is not a valid object name')
     return name
@@ -112,7 +113,7 @@ def parse_record(obj):
         raise ValueError(f'banTime {ban_time!r} is not an integer ≥ -1')
     banned_at = parse_time(spec.get('bannedAt'))
     try:
-        expected = record_name(jail, ip)
+        expected = record_name(jail, ip, node)
     except ValueError:
         expected = None
     if name != expected:

@@ -118,7 +118,7 @@ describe('configuration from the constructs', () => {
     const shared = bansSettings({ ...FIXTURE, cluster: { nodeAddresses: ['192.0.2.240/28'] }, banSharing: { kubernetesVersion: '1.31', jails: ['sshd'] } });
     expect(shared.mirrors).toEqual({ sshd: 'sshd-cluster' });
     expect(shared.ledger?.group).toBe('fail2ban.homelab.internal');
-    expect(shared.ledger?.recordName('sshd', '2001:db8::7')).toBe('sshd.v6-2001-db8--7');
+    expect(shared.ledger?.recordName('sshd', '2001:db8::7', 'k3s-agent-1')).toBe('sshd.v6-2001-db8--7.k3s-agent-1');
   });
 
   test('writes addresses the way fail2ban lists them', () => {
@@ -457,9 +457,10 @@ describeWithTools(['fail2ban-server', 'fail2ban-client'], 'against three real fa
       const run = await bans(['unban', '--jail', 'sshd', '--ip', '203.0.113.70'], { servers, config: shared });
       expect(run.code).toBe(0);
       const deleteAt = run.calls.findIndex((call) => call[0] === 'delete');
-      expect(run.calls[deleteAt]).toEqual(['delete', 'bans.fail2ban.homelab.internal', 'sshd.v4-203-0-113-70', '-n', 'fail2ban', '--ignore-not-found']);
+      const records = ['sshd.v4-203-0-113-70.k3s-agent-1', 'sshd.v4-203-0-113-70.k3s-agent-2', 'sshd.v4-203-0-113-70.k3s-server'];
+      expect(run.calls[deleteAt]).toEqual(['delete', 'bans.fail2ban.homelab.internal', ...records, '-n', 'fail2ban', '--ignore-not-found']);
       expect(run.calls.findIndex((call) => call.includes('unbanip'))).toBeGreaterThan(deleteAt);
-      expect(run.out).toContain('Shared ban record sshd.v4-203-0-113-70 deleted');
+      expect(run.out).toContain(`Shared ban records ${records.join(', ')} deleted`);
       expect(await bannedEverywhere('sshd')).toEqual({ 'k3s-agent-1': [], 'k3s-agent-2': [], 'k3s-server': [] });
       expect(await bannedEverywhere('sshd-cluster')).toEqual({ 'k3s-agent-1': [], 'k3s-agent-2': [], 'k3s-server': [] });
     });

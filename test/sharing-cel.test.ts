@@ -20,21 +20,23 @@ describe('the Ban CRD rules', () => {
   };
 
   test.each([
-    ['sshd.v4-192-0-2-10', '192.0.2.10'],
-    ['sshd.v6-2001-db8--10', '2001:db8::10'],
-    ['sshd.v6-2001-db8--0', '2001:db8::'],
+    ['sshd.v4-192-0-2-10.k3s-agent-1', '192.0.2.10'],
+    ['sshd.v6-2001-db8--10.k3s-agent-1', '2001:db8::10'],
+    ['sshd.v6-2001-db8--0.k3s-agent-1', '2001:db8::'],
   ])('accept %s for %s', async (name, ip) => {
     expect(await valid(record(name, { ip }))).toBe(true);
   });
 
   test.each([
-    ['a name for another address', 'sshd.v4-192-0-2-11', '192.0.2.10'],
-    ['a name for another jail', 'nginx.v4-192-0-2-10', '192.0.2.10'],
-    ['an address not in canonical form', 'sshd.v6-2001-DB8--10', '2001:DB8::10'],
-    ['a long IPv6 form', 'sshd.v6-2001-db8-0-0-0-0-0-10', '2001:db8:0:0:0:0:0:10'],
-    ['a range', 'sshd.v4-192-0-2-0/24', '192.0.2.0/24'],
-    ['a host name', 'sshd.v4-example-com', 'example.com'],
-    ['an address ending in a separator, without the closing 0', 'sshd.v6-2001-db8--', '2001:db8::'],
+    ['a name for another address', 'sshd.v4-192-0-2-11.k3s-agent-1', '192.0.2.10'],
+    ['a name for another jail', 'nginx.v4-192-0-2-10.k3s-agent-1', '192.0.2.10'],
+    ['a name for another node', 'sshd.v4-192-0-2-10.k3s-agent-2', '192.0.2.10'],
+    ['a name without its node', 'sshd.v4-192-0-2-10', '192.0.2.10'],
+    ['an address not in canonical form', 'sshd.v6-2001-DB8--10.k3s-agent-1', '2001:DB8::10'],
+    ['a long IPv6 form', 'sshd.v6-2001-db8-0-0-0-0-0-10.k3s-agent-1', '2001:db8:0:0:0:0:0:10'],
+    ['a range', 'sshd.v4-192-0-2-0/24.k3s-agent-1', '192.0.2.0/24'],
+    ['a host name', 'sshd.v4-example-com.k3s-agent-1', 'example.com'],
+    ['an address ending in a separator, without the closing 0', 'sshd.v6-2001-db8--.k3s-agent-1', '2001:db8::'],
   ])('refuse %s', async (_, name, ip) => {
     expect(await valid(record(name, { ip }))).toBe(false);
   });
@@ -58,7 +60,7 @@ describe("the Ban CRD's never-ban rule (agent/never_ban.json)", () => {
 
 describe('the admission policy', () => {
   const NODE_EXTRA = 'authentication.kubernetes.io/node-name';
-  const own = record('sshd.v4-192-0-2-10', { ip: '192.0.2.10' });
+  const own = record('sshd.v4-192-0-2-10.k3s-agent-1', { ip: '192.0.2.10' });
 
   /** Messages of the validations a request fails; empty when admitted. */
   async function denied(operation: string, node: string | undefined, object: unknown, oldObject: unknown = null): Promise<string[]> {

@@ -32,7 +32,7 @@ describeSharingLab('restarts and outages', (s) => {
     // Anything the stop or the restart wrongly put into the outbox is sent before a later ban's event.
     await s.barrier(node);
     expect(fs.readdirSync(path.join(node.server.runDir, 'outbox')).filter((f) => f.endsWith('.event'))).toEqual([]);
-    expect(s.lab.kube.writes().slice(writes).map(describeWrite)).toEqual([expect.stringMatching(new RegExp(`^POST sshd\\.v4-198-51-100-2\\d\\d ${node.name} 201$`))]);
+    expect(s.lab.kube.writes().slice(writes).map(describeWrite)).toEqual([expect.stringMatching(new RegExp(`^POST sshd\\.v4-198-51-100-2\\d\\d\\.${node.name} ${node.name} 201$`))]);
     for (const other of s.others(node)) {
       expect(other.nftSet(MIRROR)).toEqual(expect.arrayContaining(own));
     }
@@ -48,7 +48,7 @@ describeSharingLab('restarts and outages', (s) => {
   test('an administrator’s delete while the origin’s agent is down is not undone when it starts again', async () => {
     const origin = s.lab.node('k3s-agent-1');
     const ip = '203.0.113.50';
-    const name = banRecordName(JAIL, ip);
+    const name = banRecordName(JAIL, ip, origin.name);
     await s.banEverywhere(origin, ip, 'banip');
     // The agent remembers the records it has seen in the ledger; this one must be in its state file before it stops.
     await s.until(`${origin.name}'s state file to hold ${name}`, () => fs.existsSync(origin.stateFile) && fs.readFileSync(origin.stateFile, 'utf8').includes(name));
@@ -81,7 +81,7 @@ describeSharingLab('restarts and outages', (s) => {
     // watches are answered, and the history with it: they get 410 too, and only a new list shows the deletion.
     s.lab.kube.expireWatches();
     await s.until('every agent to relist and watch again', () => s.lab.kube.waitingWatches === s.lab.nodes.length);
-    expect((await s.lab.kube.call('DELETE', s.lab.kube.path(banRecordName(JAIL, ip)), s.lab.adminToken)).status).toBe(200);
+    expect((await s.lab.kube.call('DELETE', s.lab.kube.path(banRecordName(JAIL, ip, origin.name)), s.lab.adminToken)).status).toBe(200);
     s.lab.kube.resumeWatches();
     await s.until(`${origin.name} to unban ${ip} in its own ${JAIL}`, () => origin.nftEventAt('delete', JAIL, ip, since) !== undefined);
     for (const node of s.others(origin)) {

@@ -43,9 +43,9 @@ ADMIN = 'admin-token'
 END, CLOSE = b'<F2B_END_COMMAND>', b'<F2B_CLOSE_COMMAND>'
 
 
-def name_of(jail, ip):
-    """The name a writer gives a record of `ip` as written, canonical or not."""
-    return records.spelled_name(jail, ip)
+def name_of(jail, ip, node='node-b'):
+    """The name a writer gives `node`'s record of `ip` as written, canonical or not."""
+    return records.spelled_name(jail, ip, node)
 
 
 def rfc3339(epoch):
@@ -55,7 +55,7 @@ def rfc3339(epoch):
 def record(ip, node='node-b', jail='sshd', banned_at=None, ban_time=3600, name=None, rv='1'):
     banned_at = int(time.time()) - 10 if banned_at is None else banned_at
     return {'apiVersion': f'{GROUP}/v1', 'kind': 'Ban',
-            'metadata': {'name': name or name_of(jail, ip), 'namespace': NAMESPACE, 'resourceVersion': rv,
+            'metadata': {'name': name or name_of(jail, ip, node), 'namespace': NAMESPACE, 'resourceVersion': rv,
                          'uid': str(uuid.uuid4())},
             'spec': {'ip': ip, 'jail': jail, 'node': node, 'bannedAt': rfc3339(banned_at), 'banTime': ban_time}}
 

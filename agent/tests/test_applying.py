@@ -29,7 +29,7 @@ class ApplyingTest(AgentTestCase):
             (record('198.51.100.7'), 'inside NEVER_BAN 198.51.100.0/24'),
             (record('127.0.0.1'), 'loopback address'),
             (noncanonical, "ip '2001:DB8::10' is not a canonical single address"),
-            (record('192.0.2.10', name='sshd.v4-192-0-2-99'), 'name does not match the spec'),
+            (record('192.0.2.10', name='sshd.v4-192-0-2-99.node-b'), 'name does not match the spec'),
             (record('192.0.2.11', banned_at=now + 300), f'bannedAt {rfc3339(now + 300)} is in the future'),
             (record('192.0.2.12', jail='nginx'), 'jail nginx is not shared here'),
         ]
@@ -46,26 +46,38 @@ class ApplyingTest(AgentTestCase):
         self.start(rate_limit=2)
         for i in (1, 2, 3):
             self.api.inject(record(f'192.0.2.{i}'))
-        self.log_with('refused sshd.v4-192-0-2-3 from node-b for now: over the rate limit (2 per minute)')
+        self.log_with('refused sshd.v4-192-0-2-3.node-b from node-b for now: over the rate limit (2 per minute)')
         self.assertEqual(self.f2b.banned('sshd-cluster'), {'192.0.2.1', '192.0.2.2'})
         self.api.inject(record('203.0.113.9', node='node-c'))  # another origin has its own budget
         wait_for(lambda: '203.0.113.9' in self.f2b.banned('sshd-cluster'), what='node-c record')
         self.clock.advance(61)
         wait_for(lambda: '192.0.2.3' in self.f2b.banned('sshd-cluster'), what='the deferred record')
 
-    def test_deletion_by_someone_else_is_a_cluster_wide_unban(self):
+    def test_deleting_this_nodes_own_record_is_its_cluster_wide_unban_and_another_nodes_is_not(self):
         self.f2b.bans['sshd'].update({'192.0.2.10': (int(time.time()), 3600), '192.0.2.20': (int(time.time()), 3600)})
         self.api.inject(record('192.0.2.10', node='node-b'))
         self.api.inject(record('192.0.2.20', node='node-a'))
         self.start()
         wait_for(lambda: '192.0.2.10' in self.f2b.banned('sshd-cluster'), what='the mirror ban')
-        self.api.admin_delete('sshd.v4-192-0-2-10')  # kubectl delete ban: another node's record
+        self.api.admin_delete('sshd.v4-192-0-2-10.node-b')  # kubectl delete ban: another node's record
         wait_for(lambda: not self.f2b.banned('sshd-cluster'), what='the mirror unban')
-        self.assertTrue(self.f2b.ran('set', 'sshd', 'unbanip', '192.0.2.10'))
-        self.api.admin_delete('sshd.v4-192-0-2-20')  # this node's own record
+        self.assertFalse(self.f2b.ran('set', 'sshd', 'unbanip', '192.0.2.10'))  # this node's own ban stays
+        self.api.admin_delete('sshd.v4-192-0-2-20.node-a')  # this node's own record
         wait_for(lambda: self.f2b.ran('set', 'sshd', 'unbanip', '192.0.2.20'), what='the origin unban')
-        self.assertEqual(self.f2b.banned('sshd'), set())
+        self.assertEqual(self.f2b.banned('sshd'), {'192.0.2.10'})
         self.log_with('unbanned sshd 192.0.2.20 in sshd: record of node-a deleted before its end')
+
+    def test_an_address_banned_by_two_nodes_stays_banned_until_neither_record_holds_it(self):
+        self.api.inject(record('192.0.2.10', node='node-b'))
+        self.api.inject(record('192.0.2.10', node='node-c'))
+        self.start()
+        wait_for(lambda: '192.0.2.10' in self.f2b.banned('sshd-cluster'), what='the mirror ban')
+        self.assertEqual(self.api.delete('sshd.v4-192-0-2-10.node-b', token='token-b'), 200)  # node-b withdraws its own
+        self.ledger_barrier()
+        self.assertIn('192.0.2.10', self.f2b.banned('sshd-cluster'))  # node-c's record still holds it
+        self.assertFalse(self.f2b.ran('set', 'sshd-cluster', 'unbanip', '192.0.2.10'))
+        self.assertEqual(self.api.delete('sshd.v4-192-0-2-10.node-c', token='token-c'), 200)
+        wait_for(lambda: '192.0.2.10' not in self.f2b.banned('sshd-cluster'), what='the unban once no record holds it')
 
     def test_a_record_being_deleted_is_gone_whatever_finalizer_holds_it(self):
         held = record('192.0.2.30', node='node-b')
@@ -76,7 +88,7 @@ class ApplyingTest(AgentTestCase):
         self.start()
         wait_for(lambda: '192.0.2.10' in self.f2b.banned('sshd-cluster'), what='the mirror ban')
         self.assertNotIn('192.0.2.30', self.f2b.banned('sshd-cluster'))
-        being_deleted = self.api.objects['sshd.v4-192-0-2-10']
+        being_deleted = self.api.objects['sshd.v4-192-0-2-10.node-b']
         being_deleted['metadata'].update(deletionTimestamp=rfc3339(int(time.time())), finalizers=['example.org/hold'])
         self.api.inject(being_deleted)  # MODIFIED with a deletionTimestamp: an administrator's delete, held back
         wait_for(lambda: '192.0.2.10' not in self.f2b.banned('sshd-cluster'), what='the unban at the deletion')
@@ -91,7 +103,7 @@ class ApplyingTest(AgentTestCase):
         pages = [r['query'] for r in self.lists() + [r for r in self.api.requests if 'continue' in r['query']]]
         self.assertEqual([query.get('limit') for query in pages], ['3', '3', '3'])
         self.assertEqual(sum('continue' in query for query in pages), 2)
-        kept = self.agent.ledger['sshd.v4-192-0-2-10']
+        kept = self.agent.ledger['sshd.v4-192-0-2-10.node-b']
         self.assertEqual(set(kept), {'metadata', 'spec'})
         self.assertEqual(set(kept['metadata']), {'name', 'uid', 'resourceVersion'})
 
@@ -156,10 +168,10 @@ class ApplyingTest(AgentTestCase):
         self.api.inject(record('192.0.2.11', node='node-a', banned_at=now - 200, ban_time=170))  # ended 30 s ago
         self.api.inject(record('192.0.2.12', node='node-b', banned_at=now - 200, ban_time=100))  # not its own
         self.start(republish_seconds=0.2)
-        self.log_with('deleted sshd.v4-192-0-2-10: ended')
+        self.log_with('deleted sshd.v4-192-0-2-10.node-a: ended')
         self.republish_rounds()
-        self.assertEqual(sorted(self.api.objects), ['sshd.v4-192-0-2-11', 'sshd.v4-192-0-2-12'])
-        self.assertEqual([r['path'] for r in self.api.calls('DELETE')], [f'{COLLECTION}/sshd.v4-192-0-2-10'])
+        self.assertEqual(sorted(self.api.objects), ['sshd.v4-192-0-2-11.node-a', 'sshd.v4-192-0-2-12.node-b'])
+        self.assertEqual([r['path'] for r in self.api.calls('DELETE')], [f'{COLLECTION}/sshd.v4-192-0-2-10.node-a'])
         self.assertFalse(self.f2b.ran('set', 'sshd', 'unbanip', '192.0.2.10'))
 
     def test_mirrors_are_synced_with_the_ledger_at_start(self):

@@ -38,29 +38,29 @@ class DecisionTest(unittest.TestCase):
         mine = record('192.0.2.11', node='node-a', banned_at=self.now - 10)
         ended = record('192.0.2.12', banned_at=self.now - 700, ban_time=600)
         actions = self.plan([theirs, mine, ended])
-        self.assertEqual([a[0:2] for a in actions], [('apply', 'sshd.v4-192-0-2-10')])
+        self.assertEqual([a[0:2] for a in actions], [('apply', 'sshd.v4-192-0-2-10.node-b')])
         self.assertEqual(actions[0][3:], ('sshd-cluster', self.now + 590))
-        applied = {'sshd.v4-192-0-2-10': (records.parse_record(theirs), 'sshd-cluster', self.now + 590),
-                   'sshd.v4-192-0-2-13': (records.parse_record(record('192.0.2.13')), 'sshd-cluster', None)}
-        self.assertEqual(self.plan([theirs], applied), [('unban', 'sshd.v4-192-0-2-13', 'record deleted')])
-        self.assertEqual(self.plan([theirs], applied, now=self.now + 590)[0], ('unban', 'sshd.v4-192-0-2-10', 'ended'))
+        applied = {'sshd.v4-192-0-2-10.node-b': (records.parse_record(theirs), 'sshd-cluster', self.now + 590),
+                   'sshd.v4-192-0-2-13.node-b': (records.parse_record(record('192.0.2.13')), 'sshd-cluster', None)}
+        self.assertEqual(self.plan([theirs], applied), [('unban', 'sshd.v4-192-0-2-13.node-b', 'record deleted')])
+        self.assertEqual(self.plan([theirs], applied, now=self.now + 590)[0], ('unban', 'sshd.v4-192-0-2-10.node-b', 'ended'))
 
     def test_plan_applies_no_more_than_the_cap_of_one_origin_node(self):
         flood = [record(f'192.0.2.{i}', node='node-b', banned_at=self.now - 10) for i in range(10, 15)]
         other = record('203.0.113.10', node='node-c', banned_at=self.now - 10)
         actions = self.plan([*flood, other], cap=3)
-        self.assertEqual([a[0] for a in actions if a[1] != 'sshd.v4-203-0-113-10'], ['apply'] * 3 + ['defer'] * 2)
+        self.assertEqual([a[0] for a in actions if a[1] != 'sshd.v4-203-0-113-10.node-c'], ['apply'] * 3 + ['defer'] * 2)
         self.assertEqual([a[3] for a in actions if a[0] == 'defer'], ['over the cap of 3 records per node'] * 2)
-        self.assertIn(('apply', 'sshd.v4-203-0-113-10'), [a[0:2] for a in actions])  # another node is not held back
+        self.assertIn(('apply', 'sshd.v4-203-0-113-10.node-c'), [a[0:2] for a in actions])  # another node is not held back
         applied = {a[1]: (a[2], a[3], a[4]) for a in actions if a[0] == 'apply'}
         self.assertEqual([a[0] for a in self.plan([*flood, other], applied, cap=3)], ['defer', 'defer'])
 
     def test_plan_refuses_once_per_resource_version(self):
         bad = record('127.0.0.1', banned_at=self.now, rv='7')
         actions = self.plan([bad])
-        self.assertEqual(actions, [('refuse', 'sshd.v4-127-0-0-1', '7', 'loopback address')])
-        self.assertEqual(self.plan([bad], refused={'sshd.v4-127-0-0-1': '7'}), [])
-        self.assertEqual(len(self.plan([bad], refused={'sshd.v4-127-0-0-1': '6'})), 1)
+        self.assertEqual(actions, [('refuse', 'sshd.v4-127-0-0-1.node-b', '7', 'loopback address')])
+        self.assertEqual(self.plan([bad], refused={'sshd.v4-127-0-0-1.node-b': '7'}), [])
+        self.assertEqual(len(self.plan([bad], refused={'sshd.v4-127-0-0-1.node-b': '6'})), 1)
 
     def test_plan_checks_a_record_once_and_a_replaced_one_again(self):
         checks, calls = records.RecordChecks(), []
@@ -78,7 +78,7 @@ class DecisionTest(unittest.TestCase):
         with unittest.mock.patch.object(records, 'check_record', counted):
             self.assertEqual([a[0] for a in plan([good])], ['apply'])
             self.assertEqual([a[0] for a in plan([good])], ['apply'])
-            self.assertEqual(calls, ['sshd.v4-192-0-2-10'])
+            self.assertEqual(calls, ['sshd.v4-192-0-2-10.node-b'])
             replaced = record('192.0.2.10', banned_at=self.now - 10, ban_time='one hour', rv='2')
             self.assertEqual([a[0] for a in plan([replaced])], ['refuse'])
             self.assertEqual(len(calls), 2)
@@ -93,27 +93,31 @@ class DecisionTest(unittest.TestCase):
         self.assertEqual([a[0] for a in self.plan(ledger[2:3], limiter=limiter, now=self.now + 61)], ['apply'])
 
     def test_deletions(self):
-        live = record('192.0.2.10', banned_at=self.now - 10, ban_time=600)
-        self.assertEqual(decisions.deletion_actions(live, False, SHARED, self.now),
-                         [('unban-origin', 'sshd', '192.0.2.10', 'node-b')])
-        self.assertEqual(decisions.deletion_actions(live, True, SHARED, self.now), [])
-        self.assertEqual(decisions.deletion_actions(live, False, SHARED, self.now + 590), [])  # the owner's clean-up
-        permanent = record('192.0.2.10', banned_at=self.now - 10, ban_time=-1)
-        self.assertEqual(len(decisions.deletion_actions(permanent, False, SHARED, self.now + 10 ** 6)), 1)
-        self.assertEqual(decisions.deletion_actions(record('192.0.2.10', jail='nginx'), False, SHARED, self.now), [])
+        own = record('192.0.2.10', node='node-a', banned_at=self.now - 10, ban_time=600)
+        self.assertEqual(decisions.deletion_actions(own, False, 'node-a', SHARED, self.now),
+                         [('unban-origin', 'sshd', '192.0.2.10', 'node-a')])
+        self.assertEqual(decisions.deletion_actions(own, True, 'node-a', SHARED, self.now), [])
+        self.assertEqual(decisions.deletion_actions(own, False, 'node-a', SHARED, self.now + 590), [])  # the owner's clean-up
+        permanent = record('192.0.2.10', node='node-a', banned_at=self.now - 10, ban_time=-1)
+        self.assertEqual(len(decisions.deletion_actions(permanent, False, 'node-a', SHARED, self.now + 10 ** 6)), 1)
+        nginx = record('192.0.2.10', node='node-a', jail='nginx')
+        self.assertEqual(decisions.deletion_actions(nginx, False, 'node-a', SHARED, self.now), [])
+        # Another node's record, whatever its end (a forged ten-year ban dated in the past), never unbans here.
+        forged = record('192.0.2.10', node='node-b', banned_at=self.now - 2 * 86400, ban_time=10 * 365 * 86400)
+        self.assertEqual(decisions.deletion_actions(forged, False, 'node-a', SHARED, self.now), [])
 
     def test_local_ban_decision(self):
         start, end = self.now - 100, self.now + 3500
         mine = record('192.0.2.10', node='node-a', banned_at=start, ban_time=3600)
         theirs = record('192.0.2.10', node='node-b', banned_at=start - 50, ban_time=60)
-        name = 'sshd.v4-192-0-2-10'
+        name = 'sshd.v4-192-0-2-10.node-a'
         entry = {'bannedAt': start, 'end': end}
 
         def decide(ledger=(), published=None, tombstones=None, ban_start=start, ban_end=end):
             return decisions.local_ban_decision(name, ban_start, ban_end, {o['metadata']['name']: o for o in ledger},
                                          published or {}, tombstones or {}, 'node-a', self.now)[0]
         self.assertEqual(decide([mine], {name: entry}), 'keep')
-        self.assertEqual(decide([theirs]), 'keep')  # another node holds it, for however long
+        self.assertEqual(decide([theirs]), 'publish')  # another node's record holds nothing for this node
         self.assertEqual(decide([mine], ban_end=end + 60), 'publish')  # longer here than in its record
         self.assertEqual(decide(), 'publish')  # never published
         # published, seen in the ledger, now missing: deleted by someone else
@@ -173,20 +177,20 @@ class PublishedStateTest(unittest.TestCase):
         self.assertIn(f'state file {self.path} does not exist yet: starting empty', self.logs)
         state.remember(self.ban('192.0.2.10'))
         state.remember(self.ban('2001:db8::10', ban_time=-1))
-        state.mark_deleted('sshd.v6-2001-db8--10', self.now)
+        state.mark_deleted('sshd.v6-2001-db8--10.node-a', self.now)
         state.save()
         self.assertEqual(os.listdir(self.dir), ['state.json'])  # the temporary file was renamed
         again = agent_state.PublishedState(self.path)
         self.assertEqual(again.records, {
-            'sshd.v4-192-0-2-10': {'bannedAt': self.now - 10, 'end': self.now + 3590},
-            'sshd.v6-2001-db8--10': {'bannedAt': self.now - 10, 'end': None, 'deleted': self.now}})
+            'sshd.v4-192-0-2-10.node-a': {'bannedAt': self.now - 10, 'end': self.now + 3590},
+            'sshd.v6-2001-db8--10.node-a': {'bannedAt': self.now - 10, 'end': None, 'deleted': self.now}})
         mtime = os.stat(self.path).st_mtime_ns
         again.remember(self.ban('192.0.2.10'))  # the same: nothing to write
         again.save()
         self.assertEqual(os.stat(self.path).st_mtime_ns, mtime)
-        again.forget('sshd.v4-192-0-2-10')
+        again.forget('sshd.v4-192-0-2-10.node-a')
         again.save()
-        self.assertEqual(list(agent_state.PublishedState(self.path).records), ['sshd.v6-2001-db8--10'])
+        self.assertEqual(list(agent_state.PublishedState(self.path).records), ['sshd.v6-2001-db8--10.node-a'])
 
     def test_missing_or_corrupt_file_starts_empty(self):
         for content, message in (('{"records": {', 'is unreadable'), ('[1, 2]', 'has no records'),
@@ -206,7 +210,7 @@ class PublishedStateTest(unittest.TestCase):
         state = agent_state.PublishedState(None)
         state.remember(self.ban('192.0.2.10'))
         state.save()
-        self.assertEqual(list(state.records), ['sshd.v4-192-0-2-10'])
+        self.assertEqual(list(state.records), ['sshd.v4-192-0-2-10.node-a'])
         self.assertEqual(os.listdir(self.dir), [])
 
     def test_an_unwritable_file_is_logged_once_and_kept_in_memory(self):
@@ -223,7 +227,7 @@ class PublishedStateTest(unittest.TestCase):
         state.remember(self.ban('192.0.2.11', banned_at=self.now - 200, ban_time=170))  # ended 30 s ago
         state.remember(self.ban('192.0.2.12', ban_time=-1))
         state.remember(self.ban('192.0.2.13', ban_time=-1))
-        state.mark_deleted('sshd.v4-192-0-2-12', self.now - agent_state.DELETED_RETENTION)
-        state.mark_deleted('sshd.v4-192-0-2-13', self.now - 10)
+        state.mark_deleted('sshd.v4-192-0-2-12.node-a', self.now - agent_state.DELETED_RETENTION)
+        state.mark_deleted('sshd.v4-192-0-2-13.node-a', self.now - 10)
         state.prune(self.now, 60)
-        self.assertEqual(sorted(state.records), ['sshd.v4-192-0-2-11', 'sshd.v4-192-0-2-13'])
+        self.assertEqual(sorted(state.records), ['sshd.v4-192-0-2-11.node-a', 'sshd.v4-192-0-2-13.node-a'])

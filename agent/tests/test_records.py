@@ -10,16 +10,16 @@ from agent.tests.standins import NEVER_BAN, SHARED, local_timezone, record
 
 class RecordNameTest(unittest.TestCase):
     def test_names_from_the_contract(self):
-        self.assertEqual(records.record_name('sshd', '192.0.2.10'), 'sshd.v4-192-0-2-10')
-        self.assertEqual(records.record_name('sshd', '2001:db8::10'), 'sshd.v6-2001-db8--10')
-        self.assertEqual(records.record_name('k3s-apiserver', '203.0.113.7'), 'k3s-apiserver.v4-203-0-113-7')
+        self.assertEqual(records.record_name('sshd', '192.0.2.10', 'node-b'), 'sshd.v4-192-0-2-10.node-b')
+        self.assertEqual(records.record_name('sshd', '2001:db8::10', 'k3s-agent-1'), 'sshd.v6-2001-db8--10.k3s-agent-1')
+        self.assertEqual(records.record_name('k3s-apiserver', '203.0.113.7', 'node-b'), 'k3s-apiserver.v4-203-0-113-7.node-b')
         # An address that ends in a separator gets a closing '0' (2001:db8::0 is not canonical, so nothing else has it).
-        self.assertEqual(records.record_name('sshd', '2001:db8::'), 'sshd.v6-2001-db8--0')
-        self.assertEqual(records.record_name('sshd', '::'), 'sshd.v6---0')
+        self.assertEqual(records.record_name('sshd', '2001:db8::', 'node-b'), 'sshd.v6-2001-db8--0.node-b')
+        self.assertEqual(records.record_name('sshd', '::', 'node-b'), 'sshd.v6---0.node-b')
 
     def test_no_invalid_object_names(self):
         with self.assertRaises(ValueError):
-            records.record_name('Sshd_Custom', '192.0.2.10')
+            records.record_name('Sshd_Custom', '192.0.2.10', 'node-b')
 
     def test_canonical_single_addresses_only(self):
         for text in ('192.0.2.10', '2001:db8::10', '203.0.113.255'):
@@ -38,7 +38,7 @@ class ValidateRecordTest(unittest.TestCase):
     def test_a_valid_record(self):
         ban, reason = records.validate_record(record('192.0.2.10', banned_at=self.now - 5), SHARED, NEVER_BAN, self.now)
         self.assertIsNone(reason)
-        self.assertEqual((ban.name, ban.ip, ban.node, ban.end), ('sshd.v4-192-0-2-10', '192.0.2.10', 'node-b',
+        self.assertEqual((ban.name, ban.ip, ban.node, ban.end), ('sshd.v4-192-0-2-10.node-b', '192.0.2.10', 'node-b',
                                                                 self.now - 5 + 3600))
         self.assertIsNone(self.check(record('2001:db8::10', banned_at=self.now)))
 

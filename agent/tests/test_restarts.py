@@ -32,11 +32,11 @@ class RestartsTest(AgentTestCase):
         self.api.inject(record('192.0.2.10', node='node-a', banned_at=start))
         self.start()
         self.first_round()
-        wait_for(lambda: 'sshd.v4-192-0-2-10' in self.state_records(), what='the state entry')
-        self.api.admin_delete('sshd.v4-192-0-2-10')
+        wait_for(lambda: 'sshd.v4-192-0-2-10.node-a' in self.state_records(), what='the state entry')
+        self.api.admin_delete('sshd.v4-192-0-2-10.node-a')
         self.log_with('unbanned sshd 192.0.2.10 in sshd: record of node-a deleted before its end (cluster-wide unban), '
                       'was not banned here')
-        self.assertIsNotNone(wait_for(lambda: self.state_records()['sshd.v4-192-0-2-10'].get('deleted'),
+        self.assertIsNotNone(wait_for(lambda: self.state_records()['sshd.v4-192-0-2-10.node-a'].get('deleted'),
                                       what='the entry marked deleted'))
         with self.f2b.lock:
             self.f2b.bans['sshd']['192.0.2.10'] = (start, 3600)
@@ -55,16 +55,16 @@ class RestartsTest(AgentTestCase):
         self.log_with('republishing sshd 192.0.2.10: missing from the ledger')
         wait_for(lambda: len(self.state_records()) == 2, what='both records in the state')
         self.stop_sidecar()
-        self.api.admin_delete('sshd.v4-192-0-2-10')  # kubectl delete ban, while this agent is down
+        self.api.admin_delete('sshd.v4-192-0-2-10.node-a')  # kubectl delete ban, while this agent is down
         posts = len(self.api.calls('POST'))
         self.start()
         wait_for(lambda: '192.0.2.10' not in self.f2b.banned('sshd'), what='the unban in the origin jail')
         self.log_with("unbanned sshd 192.0.2.10 in sshd: this node's record of it was deleted by someone else "
                       "(cluster-wide unban)")
         # The round unbans after everything it would publish: a wrong republish would be in already.
-        wait_for(lambda: list(self.state_records()) == ['sshd.v4-192-0-2-11'], what='the entry forgotten')
+        wait_for(lambda: list(self.state_records()) == ['sshd.v4-192-0-2-11.node-a'], what='the entry forgotten')
         self.assertEqual(len(self.api.calls('POST')), posts)
-        self.assertEqual(sorted(self.api.objects), ['sshd.v4-192-0-2-11'])
+        self.assertEqual(sorted(self.api.objects), ['sshd.v4-192-0-2-11.node-a'])
         self.assertEqual(self.f2b.banned('sshd'), {'192.0.2.11'})
 
     def test_a_deletion_seen_before_fail2ban_restored_the_ban_is_followed_by_the_next_round(self):
@@ -72,8 +72,8 @@ class RestartsTest(AgentTestCase):
         self.api.inject(record('192.0.2.10', node='node-a', banned_at=start))
         self.start(republish_seconds=0.2)
         self.first_round()
-        wait_for(lambda: 'sshd.v4-192-0-2-10' in self.state_records(), what='the state entry')
-        self.api.admin_delete('sshd.v4-192-0-2-10')
+        wait_for(lambda: 'sshd.v4-192-0-2-10.node-a' in self.state_records(), what='the state entry')
+        self.api.admin_delete('sshd.v4-192-0-2-10.node-a')
         self.log_with('was not banned here')
         with self.f2b.lock:  # restored without an event (an older action with norestored)
             self.f2b.bans['sshd']['192.0.2.10'] = (start, 3600)
@@ -87,15 +87,15 @@ class RestartsTest(AgentTestCase):
         start = self.event('ban', '192.0.2.10')
         start6 = self.event('ban', '2001:db8::10', bantime=-1)
         wait_for(lambda: len(self.state_records()) == 2, what='two entries')
-        self.assertEqual(self.state_records(), {'sshd.v4-192-0-2-10': {'bannedAt': start, 'end': start + 3600},
-                                                'sshd.v6-2001-db8--10': {'bannedAt': start6, 'end': None}})
+        self.assertEqual(self.state_records(), {'sshd.v4-192-0-2-10.node-a': {'bannedAt': start, 'end': start + 3600},
+                                                'sshd.v6-2001-db8--10.node-a': {'bannedAt': start6, 'end': None}})
         self.event('unban', '192.0.2.10')
-        wait_for(lambda: list(self.state_records()) == ['sshd.v6-2001-db8--10'], what='the withdrawn one gone')
+        wait_for(lambda: list(self.state_records()) == ['sshd.v6-2001-db8--10.node-a'], what='the withdrawn one gone')
 
     def test_without_a_state_file_in_memory_only(self):
         self.start(state_file=None)
         self.event('ban', '192.0.2.10')
-        wait_for(lambda: self.agent.state.get('sshd.v4-192-0-2-10'), what='the entry in memory')
+        wait_for(lambda: self.agent.state.get('sshd.v4-192-0-2-10.node-a'), what='the entry in memory')
         self.assertFalse(os.path.exists(self.state_file))
 
     def test_mirrors_are_synced_again_after_the_start(self):
@@ -127,9 +127,9 @@ class RestartsTest(AgentTestCase):
         start = int(time.time()) - 100
         self.f2b.bans['sshd']['192.0.2.10'] = (start, 3600)
         self.start()
-        wait_for(lambda: 'sshd.v4-192-0-2-10' in self.state_records(), what='the state entry')
+        wait_for(lambda: 'sshd.v4-192-0-2-10.node-a' in self.state_records(), what='the state entry')
         self.stop_sidecar()
-        self.api.admin_delete('sshd.v4-192-0-2-10')  # while this agent is down
+        self.api.admin_delete('sshd.v4-192-0-2-10.node-a')  # while this agent is down
         started = time.monotonic()
         self.start(settle_seconds=0.6)  # republish_seconds: 30
         self.first_round()

@@ -141,8 +141,8 @@ export async function deleteBanRecord(
   kubectl: KubectlRunner,
   namespace: string,
   group: string,
-  name: string,
+  names: readonly string[],
   timeoutSeconds: number,
 ): Promise<string | undefined> {
-  return callFailure(await kubectl(['delete', `bans.${group}`, name, '-n', namespace, '--ignore-not-found'], timeoutSeconds));
+  return callFailure(await kubectl(['delete', `bans.${group}`, ...names, '-n', namespace, '--ignore-not-found'], timeoutSeconds));
 }

@@ -98,20 +98,21 @@ function combine(outcomes: ChangeOutcome[]): ChangeOutcome {
   return outcomes.find((o) => o.result === 'failed') ?? outcomes.find((o) => o.result === 'changed') ?? outcomes[0];
 }
 
-/** Deletes the ledger record of a shared ban: what happened, as a note, and whether it failed. */
-async function deleteSharedRecord(deps: BansDeps, command: ChangeCommand, ledger: NonNullable<BansSettings['ledger']>): Promise<{ note: string; failed: boolean }> {
-  const name = ledger.recordName(command.jail, command.address);
-  const failure = await deleteBanRecord(deps.kubectl, command.namespace, ledger.group, name, command.timeoutSeconds);
+/** Deletes every node's ledger record of a shared ban: what happened, as a note, and whether it failed. */
+async function deleteSharedRecords(deps: BansDeps, command: ChangeCommand, ledger: NonNullable<BansSettings['ledger']>, nodes: readonly string[]): Promise<{ note: string; failed: boolean }> {
+  const names = [...new Set(nodes)].sort().map((node) => ledger.recordName(command.jail, command.address, node));
+  const failure = await deleteBanRecord(deps.kubectl, command.namespace, ledger.group, names, command.timeoutSeconds);
   return failure === undefined
-    ? { note: `Shared ban record ${name} deleted (or there was none): no node applies it again.`, failed: false }
-    : { note: `FAILED to delete the shared ban record ${name}: ${failure}`, failed: true };
+    ? { note: `Shared ban records ${names.join(', ')} deleted (or there were none): no node applies them again.`, failed: false }
+    : { note: `FAILED to delete the shared ban records ${names.join(', ')}: ${failure}`, failed: true };
 }
 
 async function runChange(deps: BansDeps, command: ChangeCommand, reached: Coverage, config: BansSettings): Promise<number> {
   // Unbanning a shared jail's address deletes its ledger record first, so that no agent applies it again, and
   // then unbans it on every node from the jail and from its mirror.
   const mirror = command.kind === 'unban' ? config.mirrors[command.jail] : undefined;
-  const record = mirror && config.ledger ? await deleteSharedRecord(deps, command, config.ledger) : undefined;
+  const nodes = [...reached.targets.map((target) => target.node), ...reached.gaps.map((gap) => gap.node), ...reached.cordoned];
+  const record = mirror && config.ledger ? await deleteSharedRecords(deps, command, config.ledger, nodes) : undefined;
   const jails = mirror ? [command.jail, mirror] : [command.jail];
   const outcomes = await Promise.all(
     reached.targets.map(async (target) => combine(await Promise.all(jails.map((jail) => changeOnPod(deps, command, target, jail))))),

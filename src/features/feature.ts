@@ -51,8 +51,8 @@ export interface FeatureTargets {
 export interface BansAdditions {
   /** Jail → the jail that holds the same bans received from other nodes: listed and unbanned with it. @default none */
   readonly mirrors?: Readonly<Record<string, string>>;
-  /** Records whose deletion unbans an address of a mirrored jail everywhere: their API group and name. @default none */
-  readonly ledger?: { readonly group: string; readonly recordName: (jail: string, address: string) => string };
+  /** Records whose deletion unbans an address of a mirrored jail everywhere: their API group, and each node's record's name. @default none */
+  readonly ledger?: { readonly group: string; readonly recordName: (jail: string, address: string, node: string) => string };
 }
 
 /**

@@ -401,7 +401,7 @@ function validate(object: any): void {
     // The CRD's CEL rules.
     if (typeof spec.ip !== 'string' || canonicalIp(spec.ip) !== spec.ip) problems.push('spec: ip must be one address in canonical form');
     else if (neverBannable(spec.ip)) problems.push('spec: ip is an address no ban may hold');
-    if (typeof spec.jail === 'string' && typeof spec.ip === 'string' && name !== banRecordName(spec.jail, spec.ip)) {
+    if (typeof spec.jail === 'string' && typeof spec.ip === 'string' && name !== banRecordName(spec.jail, spec.ip, spec.node)) {
       problems.push('the name must be <jail>.v4-a-b-c-d or <jail>.v6-<address with - for :>');
     }
   }

@@ -83,7 +83,7 @@ export class SharingSession {
     return [...objects.keys()]
       .filter((name) => objects.get(name).spec.node !== node.name && this.recordEnd(name) > Date.now() / 1000)
       .map((name) => objects.get(name).spec.ip)
-      .filter((ip) => !this.refused.has(ip));
+      .filter((ip, i, ips) => !this.refused.has(ip) && ips.indexOf(ip) === i);
   }
 
   recordEnd(name: string): number {
@@ -99,7 +99,7 @@ export class SharingSession {
     const since = Date.now();
     if (how === 'logs') origin.sshdFailures(ip);
     else origin.server.client('set', JAIL, 'banip', ip);
-    this.published.set(banRecordName(JAIL, ip), origin.name);
+    this.published.set(banRecordName(JAIL, ip, origin.name), origin.name);
     await this.until(`${origin.name} to ban ${ip}`, () => origin.nftEventAt('add', JAIL, ip, since) !== undefined);
     const banned = origin.nftEventAt('add', JAIL, ip, since)!;
     for (const node of this.others(origin)) {
@@ -114,7 +114,7 @@ export class SharingSession {
    */
   async ownerUnban(origin: SharingNode, ip: string, receivers = this.others(origin)): Promise<number[]> {
     const lab = this.lab;
-    const name = banRecordName(JAIL, ip);
+    const name = banRecordName(JAIL, ip, origin.name);
     const since = Date.now();
     origin.server.client('set', JAIL, 'unbanip', ip);
     await this.until(`${origin.name} to unban ${ip}`, () => origin.nftEventAt('delete', JAIL, ip, since) !== undefined);
@@ -139,7 +139,7 @@ export class SharingSession {
    */
   async adminDelete(origin: SharingNode, ip: string): Promise<number[]> {
     const since = Date.now();
-    const deleted = await this.lab.kube.call('DELETE', this.lab.kube.path(banRecordName(JAIL, ip)), this.lab.adminToken);
+    const deleted = await this.lab.kube.call('DELETE', this.lab.kube.path(banRecordName(JAIL, ip, origin.name)), this.lab.adminToken);
     assert.equal(deleted.status, 200);
     const answered = Date.now();
     await this.until(`${origin.name} to unban ${ip} in its own ${JAIL}`, () => origin.nftEventAt('delete', JAIL, ip, since) !== undefined);
@@ -159,7 +159,7 @@ export class SharingSession {
     const end = (bannedAt + banTime) * 1000;
     const since = Date.now();
     const spec = { ip, jail: JAIL, node: node.name, bannedAt: rfc3339(bannedAt), banTime };
-    const created = await this.lab.kube.call('POST', this.lab.kube.path(), this.lab.adminToken, { apiVersion: `${this.lab.kube.group}/v1`, kind: 'Ban', metadata: { name: banRecordName(JAIL, ip) }, spec });
+    const created = await this.lab.kube.call('POST', this.lab.kube.path(), this.lab.adminToken, { apiVersion: `${this.lab.kube.group}/v1`, kind: 'Ban', metadata: { name: banRecordName(JAIL, ip, node.name) }, spec });
     assert.equal(created.status, 201);
     const receivers = this.others(node);
     for (const other of receivers) {
@@ -183,8 +183,8 @@ export class SharingSession {
 
     const since = Date.now();
     origin.server.client('set', JAIL, 'banip', missed);
-    this.published.set(banRecordName(JAIL, missed), origin.name);
-    await this.until(`the record of ${missed}`, () => this.lab.kube.objects.has(banRecordName(JAIL, missed)));
+    this.published.set(banRecordName(JAIL, missed, origin.name), origin.name);
+    await this.until(`the record of ${missed}`, () => this.lab.kube.objects.has(banRecordName(JAIL, missed, origin.name)));
     // The node that is down still holds it: in its mirror jail's database.
     await this.ownerUnban(origin, gone, this.others(origin).filter((node) => node !== late));
 
@@ -211,7 +211,7 @@ export class SharingSession {
    */
   async barrier(node: SharingNode): Promise<void> {
     const ip = `198.51.100.${200 + this.markers++}`;
-    const name = banRecordName(JAIL, ip);
+    const name = banRecordName(JAIL, ip, node.name);
     this.published.set(name, node.name);
     node.server.client('set', JAIL, 'banip', ip);
     await this.until(`the barrier's POST of ${ip} from ${node.name}`, () => this.lab.kube.writes().some((w) => w.method === 'POST' && w.name === name));

@@ -9,6 +9,7 @@ interface BanRecordContract {
     readonly addressSeparators: readonly string[];
     readonly replacement: string;
     readonly closing: string;
+    readonly originSeparator: string;
     readonly maxLength: number;
   };
   readonly spec: { readonly required: readonly string[]; readonly properties: Record<string, Record<string, unknown>> };
@@ -19,12 +20,15 @@ export const BAN_RECORD_CONTRACT_FILE = packagePath('agent', 'ban_record.json');
 
 export const BAN_RECORD: BanRecordContract = JSON.parse(fs.readFileSync(BAN_RECORD_CONTRACT_FILE, 'utf8'));
 
-/** The name of the ledger record of a shared ban: `<jail>.v4-a-b-c-d` or `<jail>.v6-<canonical address, ':' → '-'>`. */
-export function banRecordName(jail: string, canonicalAddress: string): string {
+/**
+ * The name of `node`'s ledger record of a shared ban: `<jail>.v4-a-b-c-d.<node>` or
+ * `<jail>.v6-<canonical address, ':' → '-'>.<node>`. Each node that bans an address has a record of its own.
+ */
+export function banRecordName(jail: string, canonicalAddress: string, node: string): string {
   const rule = BAN_RECORD.name;
   const closed = rule.addressSeparators.some((separator) => canonicalAddress.endsWith(separator)) ? canonicalAddress + rule.closing : canonicalAddress;
   const suffix = rule.addressSeparators.reduce((address, separator) => address.split(separator).join(rule.replacement), closed);
-  return `${jail}${rule.jailSeparator}${rule.familyPrefix[canonicalAddress.includes(':') ? '6' : '4']}${suffix}`;
+  return `${jail}${rule.jailSeparator}${rule.familyPrefix[canonicalAddress.includes(':') ? '6' : '4']}${suffix}${rule.originSeparator}${node}`;
 }
 
 /** A CEL string literal. */
@@ -36,5 +40,5 @@ export function banRecordNameRule(): string {
   const endsInSeparator = rule.addressSeparators.map((separator) => `self.spec.ip.endsWith(${cel(separator)})`).join(' || ');
   const closed = `(${endsInSeparator} ? self.spec.ip + ${cel(rule.closing)} : self.spec.ip)`;
   const address = rule.addressSeparators.reduce((expression, separator) => `${expression}.replace(${cel(separator)}, ${cel(rule.replacement)})`, closed);
-  return `self.metadata.name == self.spec.jail + ${cel(rule.jailSeparator)} + (self.spec.ip.contains(':') ? ${cel(rule.familyPrefix['6'])} : ${cel(rule.familyPrefix['4'])}) + ${address}`;
+  return `self.metadata.name == self.spec.jail + ${cel(rule.jailSeparator)} + (self.spec.ip.contains(':') ? ${cel(rule.familyPrefix['6'])} : ${cel(rule.familyPrefix['4'])}) + ${address} + ${cel(rule.originSeparator)} + self.spec.node`;
 }
