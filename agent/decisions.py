@@ -50,7 +50,8 @@ def plan(ledger, applied, refused, node, shared, never_ban, limiter, now, checks
     if checks:
         checks.keep_only(ledger.values())
     actions = []
-    active = collections.Counter()  # active records per origin node, applied or about to be
+    # Records of each origin node applied here and not ended, counted before any new one is let in.
+    active = collections.Counter(ban.node for ban, _, end in applied.values() if end is None or end > now)
     for name in sorted(ledger):
         obj = ledger[name]
         rv = obj.get('metadata', {}).get('resourceVersion')
@@ -58,7 +59,7 @@ def plan(ledger, applied, refused, node, shared, never_ban, limiter, now, checks
             if name in applied:  # became this node's own record: the origin jail holds it
                 actions.append(('unban', name, 'now this node\'s own record'))
             continue
-        if name in refused and refused[name] == rv:
+        if name in refused and refused[name] == rv and name not in applied:
             continue
         ban, reason = validate_record(obj, shared, never_ban, now, checks)
         if reason:
@@ -72,7 +73,6 @@ def plan(ledger, applied, refused, node, shared, never_ban, limiter, now, checks
             if name in applied:
                 actions.append(('unban', name, 'ended'))
         elif name in applied:
-            active[ban.node] += 1
             if applied[name][2] != end or applied[name][0].node != ban.node:
                 actions.append(('retime', name, ban, mirror, end))
         elif cap is not None and active[ban.node] >= cap:

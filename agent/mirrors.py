@@ -2,6 +2,7 @@
 jails, unbanned at their end or deletion; the mirrors kept equal to the ledger."""
 
 import collections
+import ipaddress
 import time
 
 from .decisions import deletion_actions, plan
@@ -172,11 +173,11 @@ class MirrorSync:
         self.next_sync = listed_at + self.cfg.mirror_sync_seconds
         with self.lock:
             ledger = dict(self.ledger)
-        by_address = collections.defaultdict(list)  # (jail, ip) -> the names of other nodes' records of it
+        by_address = collections.defaultdict(list)  # (jail, canonical ip) -> the names of other nodes' records of it
         for name, obj in ledger.items():
             spec = spec_of(obj)
-            if spec.get('node') != self.cfg.node:
-                by_address[(spec.get('jail'), spec.get('ip'))].append(name)
+            if spec.get('node') != self.cfg.node and isinstance(spec.get('jail'), str) and isinstance(spec.get('ip'), str):
+                by_address[(spec['jail'], spec['ip'])].append(name)
         stray = set()
         for jail, shared in self.cfg.shared.items():
             ok, banned = self._f2b('get', shared.mirror, 'banip')
@@ -185,7 +186,11 @@ class MirrorSync:
             banned = set(banned if isinstance(banned, list) else str(banned).split())
             held = {ban.ip for ban, mirror, _ in self.applied.values() if mirror == shared.mirror}
             for ip in sorted(banned - held):
-                adopted = self.mirror_record(by_address.get((jail, ip), []), ledger, now)
+                try:  # fail2ban lists addresses as it was given them; records hold the canonical form
+                    canonical = str(ipaddress.ip_address(ip))
+                except ValueError:
+                    canonical = ip
+                adopted = self.mirror_record(by_address.get((jail, canonical), []), ledger, now)
                 if adopted:
                     name, ban, end = adopted
                     self.applied[name] = (ban, shared.mirror, end)

@@ -3,7 +3,7 @@
 // resolving ~60 modules (~13 ms of every synth). esbuild's binary bundles src/main.ts in ~17 ms; its JavaScript API
 // would cost ~100 ms more to start, so it is only the fallback where the binary cannot be run (Windows). Every run
 // bundles: a bundle can never be staler than the sources it runs.
-// The bundle finds filters/ and sharing/ as the sources do, from the package root (src/model/package-path.ts).
+// The bundle finds filters/, agent/ and actions/ as the sources do, from the package root (src/model/package-path.ts).
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');

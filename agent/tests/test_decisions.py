@@ -55,6 +55,21 @@ class DecisionTest(unittest.TestCase):
         applied = {a[1]: (a[2], a[3], a[4]) for a in actions if a[0] == 'apply'}
         self.assertEqual([a[0] for a in self.plan([*flood, other], applied, cap=3)], ['defer', 'defer'])
 
+    def test_plan_counts_applied_records_first_whatever_their_names(self):
+        applied = {}
+        for i in (5, 6):
+            ban = records.parse_record(record(f'192.0.2.{i}', node='node-b', banned_at=self.now - 10))
+            applied[ban.name] = (ban, 'sshd-cluster', self.now + 3590)
+        new = record('192.0.2.1', node='node-b', banned_at=self.now - 10)  # its name sorts before the applied ones
+        ledger = [new, *(record(f'192.0.2.{i}', node='node-b', banned_at=self.now - 10) for i in (5, 6))]
+        self.assertEqual([a[0] for a in self.plan(ledger, applied, cap=2)], ['defer'])
+
+    def test_a_refused_record_still_applied_is_unbanned_at_the_next_plan(self):
+        bad = record('127.0.0.1', banned_at=self.now, rv='7')
+        applied = {'sshd.v4-127-0-0-1.node-b': (records.parse_record(bad), 'sshd-cluster', None)}
+        actions = self.plan([bad], applied=applied, refused={'sshd.v4-127-0-0-1.node-b': '7'})
+        self.assertIn(('unban', 'sshd.v4-127-0-0-1.node-b', 'refused: loopback address'), actions)
+
     def test_plan_refuses_once_per_resource_version(self):
         bad = record('127.0.0.1', banned_at=self.now, rv='7')
         actions = self.plan([bad])

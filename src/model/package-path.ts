@@ -5,7 +5,7 @@ const PACKAGE_NAME = 'k3s-fail2ban';
 let root: string | undefined;
 
 /**
- * A path in this package (`filters/`, `sharing/`): found from the nearest folder above this module whose
+ * A path in this package (`filters/`, `agent/`, `actions/`): found from the nearest folder above this module whose
  * package.json is the package's, so that it is the same from `src/` (jest) and from a bundle in `dist/app/`.
  */
 export function packagePath(...parts: string[]): string {

@@ -1,6 +1,7 @@
 import { ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
+import { HANG_MS } from './wait';
 
 /** One CEL expression and the variables it sees. */
 export interface CelCase {
@@ -27,9 +28,14 @@ export class CelEvaluator {
     this.process?.kill();
   }
 
+  /** The results in order; rejects after HANG_MS if the evaluator never answers (it died, say). */
   evaluate(cases: CelCase[]): Promise<CelResult[]> {
-    return new Promise((resolve) => {
-      this.pending.push(resolve);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the CEL evaluator gave no answer after ${HANG_MS / 1000} s`)), HANG_MS);
+      this.pending.push((results) => {
+        clearTimeout(timer);
+        resolve(results);
+      });
       this.process!.stdin.write(`${JSON.stringify(cases)}\n`);
     });
   }

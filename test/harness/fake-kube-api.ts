@@ -402,7 +402,7 @@ function validate(object: any): void {
     if (typeof spec.ip !== 'string' || canonicalIp(spec.ip) !== spec.ip) problems.push('spec: ip must be one address in canonical form');
     else if (neverBannable(spec.ip)) problems.push('spec: ip is an address no ban may hold');
     if (typeof spec.jail === 'string' && typeof spec.ip === 'string' && name !== banRecordName(spec.jail, spec.ip, spec.node)) {
-      problems.push('the name must be <jail>.v4-a-b-c-d or <jail>.v6-<address with - for :>');
+      problems.push('the name must be <jail>.v4-a-b-c-d.<node> or <jail>.v6-<address with - for :>.<node>');
     }
   }
   if (problems.length > 0) throw new ApiError(422, 'Invalid', `Ban "${name}" is invalid: ${problems.join('; ')}`);

@@ -186,6 +186,16 @@ export class Fail2banLab {
     return this.serverLog().split(`[${jail}] ${event} ${ip}\n`).length - 1;
   }
 
+  /**
+   * The addresses a jail's bans in fail2ban's database hold: what a restart restores. fail2ban writes a ban there a
+   * moment after it is in nftables, so a test that kills the server waits for this first.
+   */
+  persisted(jail: string): string[] {
+    const query = 'import sqlite3,sys; print("\\n".join(r[0] for r in sqlite3.connect(sys.argv[1]).execute("select ip from bans where jail=?", (sys.argv[2],))))';
+    const result = spawnSync('/usr/bin/python3', ['-c', query, path.join(this.dir, 'fail2ban.sqlite3'), jail], { encoding: 'utf8' });
+    return result.status === 0 ? result.stdout.split('\n').filter(Boolean) : [];
+  }
+
   /** How many failures a jail has counted so far. */
   totalFailed(jail: string): number {
     // fail2ban logs each failure it counts ("[sshd] Found ADDRESS"): reading the log costs no Python process.

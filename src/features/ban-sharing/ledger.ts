@@ -106,7 +106,7 @@ export class BanLedger extends Construct {
               openAPIV3Schema: {
                 type: 'object',
                 required: ['spec'],
-                'x-kubernetes-validations': [{ rule: BAN_RECORD_RULES.name, message: 'the name must be <jail>.v4-a-b-c-d or <jail>.v6-<address with - for :>' }],
+                'x-kubernetes-validations': [{ rule: BAN_RECORD_RULES.name, message: 'the name must be <jail>.v4-a-b-c-d.<node> or <jail>.v6-<address with - for :>.<node>' }],
                 properties: {
                   spec: {
                     type: 'object',
