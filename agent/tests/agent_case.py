@@ -16,9 +16,18 @@ from agent.tests.standins import COLLECTION, Clock, FakeApi, FakeFail2ban, NEVER
 class AgentTestCase(unittest.TestCase):
     """The agent's threads against FakeApi (real HTTP) and FakeFail2ban (real CSocket)."""
 
+    @classmethod
+    def setUpClass(cls):
+        cls.shared_api = FakeApi()  # one stand-in process per class, emptied before each test
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.shared_api.close()
+
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix='ban-sharing-')
-        self.api = FakeApi()
+        self.api = self.shared_api
+        self.api.reset()
         self.f2b = FakeFail2ban(os.path.join(self.dir, 'fail2ban.sock'), ['sshd', 'sshd-cluster'])
         self.token_file = os.path.join(self.dir, 'token')
         self.write_token('token-a')
@@ -35,7 +44,6 @@ class AgentTestCase(unittest.TestCase):
             self.agent.stop()
             self.thread.join(5)
             self.assertFalse(self.thread.is_alive())
-        self.api.close()
         self.f2b.close()
         shutil.rmtree(self.dir)
 

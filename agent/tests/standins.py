@@ -99,6 +99,7 @@ class FakeApi:
     def close(self):
         self.process.stdin.close()  # it exits when its standard input closes
         self.process.wait(30)
+        self.process.stdout.close()
 
     def _control(self, method, path, body=None):
         data = None if body is None else json.dumps(body).encode()
@@ -120,6 +121,10 @@ class FakeApi:
     def calls(self, method, path_prefix=COLLECTION, watch=False):
         return [r for r in self.requests if r['method'] == method and r['path'].startswith(path_prefix)
                 and ('watch' in r['query']) == watch]
+
+    def reset(self):
+        """Empty, as if just started: no records, no history, no requests, no WATCH left open."""
+        self._control('POST', '/reset', {})
 
     def inject(self, obj):
         """Stores a record as is (no checks): what a buggy or hostile writer could leave in the ledger."""

@@ -130,6 +130,17 @@ export class FakeKubeApi {
     return this.objects.get(name);
   }
 
+  /** Empty again, as if just started: no records, no history, no requests; every WATCH ends. */
+  reset(): void {
+    for (const watcher of this.watchers) watcher.res.end();
+    this.objects.clear();
+    this.requests.length = 0;
+    this.events = [];
+    this.revision = 1;
+    this.expiredAsStatus = false;
+    this.parked = undefined;
+  }
+
   /**
    * The API server's watch cache moves on: `remove` disappears without an event, the history is forgotten and
    * every WATCH ends, so a WATCH from an earlier resourceVersion gets 410 and only a new LIST shows the change.

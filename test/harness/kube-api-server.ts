@@ -3,7 +3,7 @@
 // argv[2]; prints `{"url": …, "control": …}` on one line, then serves the API on `url` and, on `control`, what a
 // test reads and changes directly:
 //   GET /requests, GET /objects, POST /inject (a record, stored unchecked), POST /expire ({"remove": [names]}),
-//   POST /expired-as-status ({"on": true}).
+//   POST /expired-as-status ({"on": true}), POST /reset (empty again, for the next test).
 // It exits when its standard input closes, so that it never outlives the test that started it.
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
@@ -29,6 +29,8 @@ async function main(): Promise<void> {
           return answer(api.inject(input));
         case 'POST /expire':
           return answer(api.expire(input.remove ?? []));
+        case 'POST /reset':
+          return answer(api.reset());
         case 'POST /expired-as-status':
           api.expiredAsStatus = Boolean(input.on);
           return answer(api.expiredAsStatus);
