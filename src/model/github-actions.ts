@@ -1,3 +1,5 @@
+import { celString } from './cel';
+
 /**
  * The one GitHub Actions workflow that may manage bans, as the Kubernetes API server authenticates it: GitHub's OIDC
  * token for the job (short-lived, issued per run), accepted through Kubernetes structured authentication only for
@@ -35,9 +37,6 @@ export function resolveGithubWorkflow(identity: GithubWorkflowIdentity): Resolve
   };
 }
 
-/** A CEL string literal. */
-const cel = (text: string) => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-
 /**
  * The claims a token must carry, as CEL over `claims`: each rule refuses, with its message, a token of a fork or
  * another repository, of another branch, workflow or environment, of another event, or from a GitHub-hosted runner.
@@ -45,7 +44,7 @@ const cel = (text: string) => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'
 export function githubClaimRules(workflow: ResolvedGithubWorkflow): Array<{ expression: string; message: string }> {
   const ref = `refs/heads/${workflow.branch}`;
   // A token without the claim fails its rule (has()), rather than failing the evaluation.
-  const claim = (name: string, value: string) => `has(claims.${name}) && claims.${name} == ${cel(value)}`;
+  const claim = (name: string, value: string) => `has(claims.${name}) && claims.${name} == ${celString(value)}`;
   return [
     { expression: claim('repository', workflow.repository), message: `only the repository ${workflow.repository}` },
     { expression: claim('ref', ref), message: `only runs of ${ref}` },

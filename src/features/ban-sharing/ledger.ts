@@ -1,6 +1,7 @@
 import { ApiObject } from 'cdk8s';
 import { KubeResourceQuota, KubeRole, KubeRoleBinding, KubeServiceAccount, Quantity } from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct } from 'constructs';
+import { celString } from '../../model/cel';
 import { ALWAYS_NEVER_BAN } from '../../model/never-ban';
 import { BAN_RECORD, banRecordNameRule } from './record';
 
@@ -29,7 +30,7 @@ function endOf(object: string): string {
 /** The CRD's rules, as CEL: a single canonical address, and a name that is the jail and the address. */
 export const BAN_RECORD_RULES = {
   ip: 'isIP(self.ip) && ip.isCanonical(self.ip)',
-  neverBan: `!${JSON.stringify(ALWAYS_NEVER_BAN.map((entry) => entry.range)).replace(/"/g, "'")}.exists(r, cidr(r).containsIP(self.ip))`,
+  neverBan: `![${ALWAYS_NEVER_BAN.map((entry) => celString(entry.range)).join(', ')}].exists(r, cidr(r).containsIP(self.ip))`,
   name: banRecordNameRule(),
 };
 

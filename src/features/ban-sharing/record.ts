@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { packagePath } from '../../model/package-path';
+import { celString } from '../../model/cel';
 
 /** The ledger's Ban record as `agent/ban_record.json` writes it down once, for the TypeScript, the CEL and the agent. */
 interface BanRecordContract {
@@ -31,14 +32,11 @@ export function banRecordName(jail: string, canonicalAddress: string, node: stri
   return `${jail}${rule.jailSeparator}${rule.familyPrefix[canonicalAddress.includes(':') ? '6' : '4']}${suffix}${rule.originSeparator}${node}`;
 }
 
-/** A CEL string literal. */
-const cel = (text: string) => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-
 /** The name rule as the CRD's CEL validation, generated from the contract. */
 export function banRecordNameRule(): string {
   const rule = BAN_RECORD.name;
-  const endsInSeparator = rule.addressSeparators.map((separator) => `self.spec.ip.endsWith(${cel(separator)})`).join(' || ');
-  const closed = `(${endsInSeparator} ? self.spec.ip + ${cel(rule.closing)} : self.spec.ip)`;
-  const address = rule.addressSeparators.reduce((expression, separator) => `${expression}.replace(${cel(separator)}, ${cel(rule.replacement)})`, closed);
-  return `self.metadata.name == self.spec.jail + ${cel(rule.jailSeparator)} + (self.spec.ip.contains(':') ? ${cel(rule.familyPrefix['6'])} : ${cel(rule.familyPrefix['4'])}) + ${address} + ${cel(rule.originSeparator)} + self.spec.node`;
+  const endsInSeparator = rule.addressSeparators.map((separator) => `self.spec.ip.endsWith(${celString(separator)})`).join(' || ');
+  const closed = `(${endsInSeparator} ? self.spec.ip + ${celString(rule.closing)} : self.spec.ip)`;
+  const address = rule.addressSeparators.reduce((expression, separator) => `${expression}.replace(${celString(separator)}, ${celString(rule.replacement)})`, closed);
+  return `self.metadata.name == self.spec.jail + ${celString(rule.jailSeparator)} + (self.spec.ip.contains(':') ? ${celString(rule.familyPrefix['6'])} : ${celString(rule.familyPrefix['4'])}) + ${address} + ${celString(rule.originSeparator)} + self.spec.node`;
 }
