@@ -1,24 +1,31 @@
-"""The node agent: the container beside fail2ban on every node. Today it shares bans between the nodes (the contract
-is docs/ban-sharing.md); pod-log discovery and metrics are to run in it too.
+"""The node agent: the container beside fail2ban on every node. It shares bans between the nodes (docs/ban-sharing.md)
+and applies the operators' OperatorBan orders (docs/operator-bans.md), each when configured; pod-log discovery and
+metrics are to run in it too.
 
-Three threads, one job each:
-  publisher  outbox event files -> Ban records (POST; 409 -> GET, PUT if later; unban -> DELETE), in order, with
-             retries; bans restored from fail2ban's database are not published again. Once the first LIST is in
-             and then every REPUBLISH_SECONDS: local bans against the ledger (publish what it lacks, unban what an
-             administrator deleted meanwhile), own records ended + GRACE.
-  watcher    LIST + WATCH of the Ban records -> a queue (relist on 410 or any error); touches STATUS_FILE.
-  main       the queue -> the ledger (name -> record); applies other nodes' valid records to the mirror jails and
-             unbans them at their end or deletion; a deletion before the end made by someone else also unbans the
-             origin jail here (a cluster-wide unban). Every MIRROR_SYNC_SECONDS: the mirror jails against the ledger.
-STATE_FILE remembers this node's records seen in the ledger, so that a restarted agent tells a record deleted
-while it was down (a cluster-wide unban) from a ban it never published.
-The decisions are plain functions (records, decisions, formats); the API (kube), fail2ban's socket (f2b_socket) and
-STATE_FILE (state) are the only I/O. Standard library only, besides fail2ban's own socket client.
+Threads, one job each (the first two with ban sharing, the next two with operator bans):
+  ledger watcher  LIST + WATCH of the Ban records -> the queue (relist on 410 or any error).
+  publisher       outbox event files -> Ban records (POST; 409 -> GET, PUT if later; unban -> DELETE), in order, with
+                  retries; bans restored from fail2ban's database are not published again. Once the first LIST is in
+                  and then every REPUBLISH_SECONDS: local bans against the ledger (publish what it lacks, unban what an
+                  administrator deleted meanwhile), own records ended + GRACE.
+  order watcher   reads this node's Fail2banNode (which orders it applied before), then LIST + WATCH of the
+                  OperatorBans -> the queue.
+  reporter        the orders' results and the jails' lists -> this node's Fail2banNode (POST, then PUT), coalesced.
+  main            the queue -> the ledger (name -> record); applies other nodes' valid records to the mirror jails and
+                  unbans them at their end or deletion; a deletion before the end made by someone else also unbans the
+                  origin jail here (a cluster-wide unban). The queue -> the orders: bans in the operator jails, ended
+                  at their expiry or deletion; unbans in the jail, its operator jail and its mirror, and the mirrors
+                  refuse records of the address banned before the unban. Every MIRROR_SYNC_SECONDS: the mirror jails
+                  against the ledger, the operator jails against the orders. Records are applied only once the orders
+                  are listed, so that none an unban order refuses is applied first.
+Each watcher touches STATUS_FILE. STATE_FILE remembers this node's records seen in the ledger, so that a restarted
+agent tells a record deleted while it was down (a cluster-wide unban) from a ban it never published.
+The decisions are plain functions (records, decisions, operator_bans, reports, formats); the API (kube), fail2ban
+through the broker (f2b_socket) and STATE_FILE (state) are the only I/O. Standard library only.
 """
 
 import os
 import queue
-import socket
 import threading
 import time
 
@@ -27,17 +34,20 @@ from .f2b_socket import Fail2ban
 from .kube import Api
 from .log import log
 from .mirrors import MirrorSync
+from .operator_bans import OperatorBans
 from .publisher import Publisher
 from .records import RecordChecks
+from .reports import Reporter
 from .state import PublishedState
-from .watcher import Watcher
+from .watcher import ListWatch
 
-class NodeAgent(MirrorSync, Watcher, Publisher):
+class NodeAgent(MirrorSync, Publisher, OperatorBans, Reporter):
     def __init__(self, config, api=None, f2b=None, clock=time.time):
         self.cfg, self.clock = config, clock
         self.api = api or Api(config.api, config.token_file, config.ca_file)
         self.f2b = f2b or Fail2ban(config.socket_path)
-        self.collection = f'/apis/{config.group}/v1/namespaces/{config.namespace}/bans'
+        self.api_prefix = f'/apis/{config.group}/v1/namespaces/{config.namespace}'
+        self.collection = f'{self.api_prefix}/bans'
         self.stop_event = threading.Event()
         self.queue = queue.Queue()
         self.lock = threading.Lock()  # guards ledger, tombstones, my_deletes, synced, state (both threads use them)
@@ -48,42 +58,60 @@ class NodeAgent(MirrorSync, Watcher, Publisher):
         self.checks = RecordChecks()
         self.unpublishable = set()
         self.f2b_error = None
-        self.watch_conn = None
         self.next_sync = 0.0
         self.stray_mirror_bans = Sightings(config.settle_seconds)
         self.deleted_local_bans = Sightings(config.settle_seconds)
         self.threads = []
+        self.ledger_watch = ListWatch(self.api, self.collection, config, self.stop_event,
+                                      lambda item: self.queue.put((self.handle, item)), self.touch_status)
+        self.init_operator_bans()
+        self.init_reporter()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self):
-        os.makedirs(self.cfg.outbox, exist_ok=True)
-        for target in (self.watcher_loop, self.publisher_loop):
-            thread = threading.Thread(target=target, name=target.__name__, daemon=True)
+        targets = []
+        if self.cfg.shared:
+            try:
+                os.mkdir(self.cfg.outbox)
+                # fail2ban writes its events as root without CAP_DAC_OVERRIDE; this agent (uid 10001) deletes them.
+                os.chmod(self.cfg.outbox, 0o777)
+            except FileExistsError:
+                pass  # fail2ban's publish action made it, with the same mode
+            targets += [('ledger-watcher', self.ledger_watch.loop), ('publisher', self.publisher_loop)]
+        if self.cfg.operator_jails:
+            targets += [('order-watcher', self.order_watcher_loop), ('reporter', self.reporter_loop)]
+        for name, target in targets:
+            thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self.threads.append(thread)
 
     def run(self):
-        """Main loop: the watcher's items -> ledger -> mirror jails, until stop()."""
+        """Main loop: the watchers' items -> ledger and orders -> mirror and operator jails, until stop()."""
         self.start()
         while not self.stop_event.is_set():
             now = self.clock()
-            ends = [end - now for _, _, end in self.applied.values() if end is not None and end > now]
-            timeout = max(0.01, min([self.cfg.tick] + ends))  # wake up at the next end
+            ends = [end for _, _, end in self.applied.values() if end is not None and end > now]
+            order_end = self.next_order_end()
+            ends += [] if order_end is None else [order_end]
+            timeout = max(0.01, min([self.cfg.tick] + [end - now for end in ends]))  # wake up at the next end
             try:
-                item = self.queue.get(timeout=timeout)
+                handler, item = self.queue.get(timeout=timeout)
                 while not self.stop_event.is_set():
-                    self.handle(item)
-                    item = self.queue.get_nowait()
+                    handler(item)
+                    handler, item = self.queue.get_nowait()
             except queue.Empty:
                 pass
-            except Exception as error:  # a bad record must not stop the agent
+            except Exception as error:  # a bad record or order must not stop the agent
                 log(f'error: {error!r}')
             if self.stop_event.is_set():
                 break
             try:
-                self.reconcile()
-                if self.synced and time.monotonic() >= self.next_sync:
-                    self.sync_mirrors()
+                if self.cfg.shared and (self.orders_synced or not self.cfg.operator_jails):
+                    self.reconcile()
+                    if self.synced and time.monotonic() >= self.next_sync:
+                        self.sync_mirrors()
+                if self.cfg.operator_jails:
+                    self.order_round()
             except Exception as error:
                 log(f'error: {error!r}')
         self.shutdown()
@@ -93,12 +121,9 @@ class NodeAgent(MirrorSync, Watcher, Publisher):
 
     def shutdown(self):
         self.stop_event.set()
-        conn = self.watch_conn
-        if conn is not None:
-            try:
-                conn.raw_sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        self.ledger_watch.interrupt()
+        self.order_watch.interrupt()
+        self.wake_reporter()
         for thread in self.threads:
             thread.join(timeout=5)
         log('stopped')

@@ -4,7 +4,7 @@ import dataclasses
 import ipaddress
 import json
 
-from .records import SharedJail, _integer, record_name
+from .records import NAME_RE, SharedJail, _integer, address_name, record_name
 
 # fail2ban answers its socket before it has built its jails, and restores a jail's bans from its database only
 # after that: the mirrors are compared with the ledger this often, not just once after the LIST
@@ -14,6 +14,12 @@ MIRROR_SYNC_SECONDS = 1.0
 # element is added anyway: a firewall entry fail2ban no longer knows. So an address unbanned because of what
 # fail2ban lists (not because of a record's end or deletion) must still be listed at least this much later.
 SETTLE_SECONDS = 1.0
+# the Fail2banNode report (docs/operator-bans.md): written at most this often after an order's result changed, so
+# that orders written at once make one write; at most every LIST_REPORT_SECONDS for changes of the jails' lists
+# alone; every HEARTBEAT_SECONDS anyway, so that a silent node shows
+REPORT_MIN_SECONDS = 0.2
+LIST_REPORT_SECONDS = 10.0
+HEARTBEAT_SECONDS = 60.0
 # ---------------------------------------------------------------------------------------------------- configuration
 
 @dataclasses.dataclass
@@ -24,9 +30,10 @@ class Config:
     api: str = ''
     token_file: str = '/var/run/secrets/ban-sharing/token'
     ca_file: str = '/var/run/secrets/ban-sharing/ca.crt'
-    socket_path: str = '/var/run/fail2ban/fail2ban.sock'
+    socket_path: str = '/var/run/node-agent/broker.sock'  # the broker's (agent/broker.py), not fail2ban's
     outbox: str = '/var/run/fail2ban/outbox'
     shared: dict = dataclasses.field(default_factory=dict)  # origin jail -> SharedJail
+    operator_jails: dict = dataclasses.field(default_factory=dict)  # jail -> its operator jail; {}: no operator bans
     never_ban: list = dataclasses.field(default_factory=list)  # ip_network
     rate_limit: int = 60
     max_records_per_node: int = 5000  # active records of one origin node applied here, at most
@@ -41,6 +48,9 @@ class Config:
     outbox_poll: float = 0.2
     watch_timeout: int = 60  # timeoutSeconds of one WATCH round
     backoff_max: float = 30.0
+    report_min_seconds: float = REPORT_MIN_SECONDS
+    list_report_seconds: float = LIST_REPORT_SECONDS
+    heartbeat_seconds: float = HEARTBEAT_SECONDS
 
 
 def parse_shared_jails(text):
@@ -57,6 +67,19 @@ def parse_shared_jails(text):
     return shared
 
 
+def parse_operator_jails(text):
+    """OPERATOR_JAILS: {"sshd": "sshd-operator"}."""
+    data = json.loads(text or '{}')
+    if not isinstance(data, dict):
+        raise ValueError('OPERATOR_JAILS is not a JSON object')
+    for jail, operator_jail in data.items():
+        if not isinstance(operator_jail, str) or not operator_jail or operator_jail == jail:
+            raise ValueError(f'OPERATOR_JAILS[{jail!r}] is not another jail')
+        if not NAME_RE.match(address_name(jail, '192.0.2.1')):
+            raise ValueError(f'OPERATOR_JAILS: jail {jail!r} cannot start an OperatorBan name')
+    return dict(data)
+
+
 def config_from_env(env):
     host, port = env.get('KUBERNETES_SERVICE_HOST', ''), env.get('KUBERNETES_SERVICE_PORT', '443')
     default_api = f'https://[{host}]:{port}' if ':' in host else f'https://{host}:{port}'
@@ -67,9 +90,10 @@ def config_from_env(env):
         group=env.get('BAN_GROUP', 'fail2ban.homelab.internal'), api=env.get('KUBERNETES_API') or default_api,
         token_file=env.get('TOKEN_FILE', '/var/run/secrets/ban-sharing/token'),
         ca_file=env.get('CA_FILE', '/var/run/secrets/ban-sharing/ca.crt'),
-        socket_path=env.get('F2B_SOCKET', '/var/run/fail2ban/fail2ban.sock'),
+        socket_path=env.get('BROKER_SOCKET', '/var/run/node-agent/broker.sock'),
         outbox=env.get('OUTBOX', '/var/run/fail2ban/outbox'),
         shared=parse_shared_jails(env.get('SHARED_JAILS', '{}')),
+        operator_jails=parse_operator_jails(env.get('OPERATOR_JAILS', '{}')),
         never_ban=[ipaddress.ip_network(n, strict=False) for n in env.get('NEVER_BAN', '').split()],
         rate_limit=int(env.get('RATE_LIMIT', '60')), republish_seconds=float(env.get('REPUBLISH_SECONDS', '60')),
         max_records_per_node=int(env.get('MAX_RECORDS_PER_NODE', '5000')),

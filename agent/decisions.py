@@ -40,13 +40,13 @@ class RateLimiter:
             self.times[node].pop()
 
 
-def plan(ledger, applied, refused, node, shared, never_ban, limiter, now, checks=None, cap=None):
+def plan(ledger, applied, refused, node, shared, never_ban, limiter, now, checks=None, cap=None, unbans=None):
     """What to do about the mirror jails, given the ledger (name -> record), what is applied (name -> (Ban, mirror,
     end)) and the refusals already made (name -> resourceVersion). Actions: ('apply', name, ban, mirror, end),
     ('retime', name, ban, mirror, end), ('unban', name, reason), ('refuse', name, rv, reason),
     ('defer', name, ban, why): over the rate limit, or over `cap` active records of one origin node (a node that
     floods the ledger gets no more than that applied here). `checks` (RecordChecks) keeps the checks of records still
-    in the ledger for the next plan."""
+    in the ledger for the next plan; `unbans` are the operators' unban orders (records.unban_order_refusal)."""
     if checks:
         checks.keep_only(ledger.values())
     actions = []
@@ -61,7 +61,7 @@ def plan(ledger, applied, refused, node, shared, never_ban, limiter, now, checks
             continue
         if name in refused and refused[name] == rv and name not in applied:
             continue
-        ban, reason = validate_record(obj, shared, never_ban, now, checks)
+        ban, reason = validate_record(obj, shared, never_ban, now, checks, unbans)
         if reason:
             actions.append(('refuse', name, rv, reason))
             if name in applied:

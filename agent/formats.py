@@ -36,13 +36,17 @@ def parse_outbox_event(text):
             'restored': restored}
 
 
-def compact(obj):
-    """What the agent keeps of a record: its spec and the metadata it reads. A ledger of thousands of records then
-    costs a fraction of the objects the API sends (managedFields, labels, annotations)."""
+RECORD_METADATA = ('name', 'uid', 'resourceVersion', 'deletionTimestamp')
+ORDER_METADATA = RECORD_METADATA + ('generation',)
+
+
+def compact(obj, metadata=RECORD_METADATA):
+    """What the agent keeps of a record or an order: its spec and the `metadata` it reads. A ledger of thousands of
+    records then costs a fraction of the objects the API sends (managedFields, labels, annotations)."""
     meta = obj.get('metadata') if isinstance(obj, dict) else None
     if not isinstance(meta, dict):
         return obj
-    kept = {key: meta[key] for key in ('name', 'uid', 'resourceVersion', 'deletionTimestamp') if key in meta}
+    kept = {key: meta[key] for key in metadata if key in meta}
     return {'metadata': kept, 'spec': obj.get('spec')}
 
 

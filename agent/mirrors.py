@@ -111,7 +111,7 @@ class MirrorSync:
         with self.lock:
             ledger = dict(self.ledger)
         for action in plan(ledger, self.applied, self.refused, self.cfg.node, self.cfg.shared, self.cfg.never_ban,
-                           self.limiter, now, self.checks, self.cfg.max_records_per_node):
+                           self.limiter, now, self.checks, self.cfg.max_records_per_node, self.unban_index):
             kind, name = action[0], action[1]
             if kind == 'refuse':
                 self.refused[name] = action[2]
@@ -212,7 +212,8 @@ class MirrorSync:
         for name in names:
             if name in self.refused:
                 continue
-            ban, reason = validate_record(ledger[name], self.cfg.shared, self.cfg.never_ban, now, self.checks)
+            ban, reason = validate_record(ledger[name], self.cfg.shared, self.cfg.never_ban, now, self.checks,
+                                          self.unban_index)
             if reason is not None:
                 continue
             end = effective_end(ban, self.cfg.shared[ban.jail].max_ban_time)

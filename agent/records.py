@@ -46,14 +46,20 @@ def canonical_ip(text):
     return address
 
 
-def spelled_name(jail, address, node):
-    """The contract's name for `address` as written, banned by `node`: `sshd.v4-192-0-2-10.k3s-agent-1`."""
+def address_name(jail, address):
+    """The contract's name for `address` as written in `jail`, `sshd.v4-192-0-2-10`: an OperatorBan's name, and a
+    record's before its origin node."""
     rule = CONTRACT['name']
     suffix = address + rule['closing'] if address.endswith(tuple(rule['addressSeparators'])) else address
     for separator in rule['addressSeparators']:
         suffix = suffix.replace(separator, rule['replacement'])
     family = rule['familyPrefix']['6' if ':' in address else '4']
-    return f"{jail}{rule['jailSeparator']}{family}{suffix}{rule['originSeparator']}{node}"
+    return f"{jail}{rule['jailSeparator']}{family}{suffix}"
+
+
+def spelled_name(jail, address, node):
+    """The contract's name for `address` as written, banned by `node`: `sshd.v4-192-0-2-10.k3s-agent-1`."""
+    return f"{address_name(jail, address)}{CONTRACT['name']['originSeparator']}{node}"
 
 
 def record_name(jail, ip, node):
@@ -163,15 +169,25 @@ class RecordChecks:
             del self.answers[key]
 
 
-def validate_record(obj, shared, never_ban, now, checks=None):
+def unban_order_refusal(ban, unbans):
+    """Why an operator's unban order refuses `ban`, or None. `unbans`: (jail, ip) -> orderedAt of the valid unban
+    orders. A ban from before the order is what the operator lifted; one after it is a new ban."""
+    ordered_at = unbans.get((ban.jail, ban.ip)) if unbans else None
+    if ordered_at is not None and ban.banned_at <= ordered_at:
+        return f'bannedAt {format_time(ban.banned_at)} is not after the unban order of {format_time(ordered_at)}'
+    return None
+
+
+def validate_record(obj, shared, never_ban, now, checks=None, unbans=None):
     """(Ban, None) for a record this node may apply, else (Ban or None, reason). The rate limit is separate.
-    `checks` (RecordChecks) spares checking a record again."""
+    `checks` (RecordChecks) spares checking a record again; `unbans`: see unban_order_refusal (they change at run
+    time, so they are not among the kept checks)."""
     ban, reason = checks.check(obj, shared, never_ban) if checks else check_record(obj, shared, never_ban)
     if reason:
         return ban, reason
     if ban.banned_at > now + FUTURE_SLACK:
         return ban, f'bannedAt {format_time(ban.banned_at)} is in the future'
-    return ban, None
+    return ban, unban_order_refusal(ban, unbans)
 
 
 def effective_end(ban, max_ban_time):

@@ -8,7 +8,7 @@ import { Fail2banConfigError } from './model/errors';
 import { FilterFile, filterFileName } from './model/filter';
 import { renderJailLocal } from './render/jail-local';
 import { Fail2banProps } from './resolve/props';
-import { ResolvedFail2ban, resolveFail2ban } from './resolve/resolve';
+import { nodeAgentSettings, ResolvedFail2ban, resolveFail2ban } from './resolve/resolve';
 import { fail2banWarnings, validateFail2ban } from './validate/validate';
 
 /**
@@ -46,14 +46,16 @@ export class Fail2ban extends Construct {
     if (config.banManager) {
       this.banManager = new BanManagerAccess(this, 'BanManager', { namespace, labels, user: config.banManager.user });
     }
+    const additions = config.features.map((feature) => feature.jailLocal?.(config) ?? {});
     this.configMap = new Fail2banConfigMap(this, 'Config', { name: `${config.name}-config`, namespace, labels });
     this.daemonSet = new Fail2banDaemonSet(this, 'DaemonSet', {
       ...config,
       env: { TZ: config.timeZone, F2B_LOG_TARGET: 'STDOUT', F2B_LOG_LEVEL: config.logLevel, F2B_DB_PURGE_AGE: renderDuration(config.dbPurgeAge) },
       configMap: this.configMap,
+      nodeAgent: nodeAgentSettings(config, additions),
     });
 
-    this.jailLocal = renderJailLocal(config.defaults, config.jails, config.features.map((feature) => feature.jailLocal?.(config) ?? {}));
+    this.jailLocal = renderJailLocal(config.defaults, config.jails, additions);
     this.addConfigFile('jail.local', this.jailLocal, '/data/jail.d/jail.local');
     config.filters.forEach((filter) => this.addFilter(filter));
     const optionalLogs = config.jails.filter((jail) => (jail.enabled ?? true) && jail.logMayBeMissing).flatMap((jail) => [jail.logPath].flat());

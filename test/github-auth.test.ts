@@ -1,7 +1,7 @@
 import { githubActionsUser, githubAuthenticationConfig, githubClaimRules, GITHUB_ACTIONS_ISSUER, GITHUB_USERNAME_EXPRESSION, resolveGithubWorkflow } from '../src/model/github-actions';
 import { CelEvaluator } from './harness/cel-evaluator';
 import { FIXTURE } from './fixture';
-import { objectOf, synth } from './helpers';
+import { parseDocs, synth } from './helpers';
 
 // GIVEN the workflow that may manage bans (the fixture's repository), WHEN GitHub's OIDC token of a job reaches the
 // API server, THEN the claim rules of the generated AuthenticationConfiguration accept that workflow's runs on main
@@ -65,11 +65,12 @@ test('the AuthenticationConfiguration trusts GitHub Actions for the audience onl
   expect(config.jwt[0].userValidationRules).toEqual([{ expression: "!user.username.startsWith('system:')", message: 'no system: user names' }]);
 });
 
-test('the ban manager is bound to that user alone: no ServiceAccount, no token Secret', () => {
-  const files = synth();
-  expect(Object.keys(files)).not.toContain('serviceaccount.yaml');
-  expect(Object.keys(files)).not.toContain('secret.yaml');
+test('the ban manager is bound to that user alone: no ServiceAccount of its own, no token Secret', () => {
+  const docs = Object.values(synth()).flatMap(parseDocs);
+  expect(docs.filter((o) => o.kind === 'Secret')).toEqual([]);
   const subject = { kind: 'User', name: githubActionsUser(resolveGithubWorkflow(FIXTURE.banManager!.github)), apiGroup: 'rbac.authorization.k8s.io' };
-  expect(objectOf(files, 'RoleBinding').subjects).toEqual([subject]);
-  expect(objectOf(files, 'ClusterRoleBinding').subjects).toEqual([subject]);
+  const bindings = docs.filter((o) => o.kind.endsWith('RoleBinding') && o.roleRef.name === 'fail2ban-ban-manager');
+  expect(bindings.map((binding) => binding.subjects)).toEqual([[subject]]);
+  // The one ServiceAccount is the node agents', bound to nothing of the ban manager's.
+  expect(docs.filter((o) => o.kind === 'ServiceAccount').map((o) => o.metadata.name)).toEqual(['fail2ban']);
 });

@@ -90,7 +90,9 @@ describeWithTools(TOOLS, "least-privilege mode ('net-admin', the default)", () =
   afterAll(() => lab?.destroy());
 
   test('renders NET_ADMIN only, no privileged, no host PID, RuntimeDefault seccomp', () => {
-    for (const container of [...spec.initContainers, ...spec.containers]) {
+    const firewall = [...spec.initContainers, ...spec.containers].filter((c: any) => ['reset-firewall', 'fail2ban'].includes(c.name));
+    expect(firewall).toHaveLength(2);
+    for (const container of firewall) {
       expect(container.securityContext).toMatchObject({
         privileged: false,
         allowPrivilegeEscalation: false,

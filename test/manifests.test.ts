@@ -35,21 +35,27 @@ function hashOf(generated: Record<string, string>): string {
 }
 
 describe('generated files', () => {
-  test('are the namespace, config map, daemon set, the ban manager RBAC and the kustomization', () => {
+  test('are the namespace, config map, daemon set, the operator-ban objects, the RBAC and the kustomization', () => {
     expect(Object.keys(files).sort()).toEqual([
-      'clusterrole.yaml',
-      'clusterrolebinding.yaml',
       'configmap.yaml',
+      'customresourcedefinition.yaml',
       'daemonset.yaml',
       'kustomization.yaml',
       'namespace.yaml',
+      'resourcequota.yaml',
       'role.yaml',
       'rolebinding.yaml',
+      'serviceaccount.yaml',
+      'validatingadmissionpolicy.yaml',
+      'validatingadmissionpolicybinding.yaml',
     ]);
   });
 
-  test('without a ban manager there is no RBAC at all', () => {
-    expect(Object.keys(synth({ banManager: undefined })).sort()).toEqual(['configmap.yaml', 'daemonset.yaml', 'kustomization.yaml', 'namespace.yaml']);
+  test("without a ban manager there is no role for it, only the node agents'", () => {
+    const roles = Object.values(synth({ banManager: undefined }))
+      .flatMap(parseDocs)
+      .filter((o) => o.kind.endsWith('Role') || o.kind.endsWith('RoleBinding'));
+    expect(roles.map((o) => `${o.kind} ${o.metadata.name}`)).toEqual(['Role fail2ban-operator-bans', 'RoleBinding fail2ban-operator-bans']);
   });
 
   test.each(Object.keys(files))('%s starts with a generated-file comment naming the command', (name) => {
@@ -82,9 +88,11 @@ describe('namespace', () => {
 });
 
 describe('config map', () => {
-  test('is fail2ban-config with jail.local and one key per filter file', () => {
+  test("is fail2ban-config with jail.local, one key per filter file and the node agent's modules", () => {
     expect(configMap.metadata).toMatchObject({ name: 'fail2ban-config', namespace: 'fail2ban' });
-    expect(Object.keys(configMap.data).sort()).toEqual(['jail.local', 'k3s-apiserver-audit.conf', 'k3s-apiserver.conf']);
+    const keys = Object.keys(configMap.data).sort();
+    expect(keys.filter((key) => !key.startsWith('agent.'))).toEqual(['jail.local', 'k3s-apiserver-audit.conf', 'k3s-apiserver.conf']);
+    expect(keys).toContain('agent.broker.py');
   });
 
   test('keys are valid ConfigMap keys', () => {
@@ -327,27 +335,23 @@ describe('audit policy for the k3s server', () => {
 });
 
 describe('ban manager access (for the "Manage Fail2ban" runner)', () => {
-  const role = objectOf(files, 'Role');
-  const clusterRole = objectOf(files, 'ClusterRole');
+  const docs = Object.values(files).flatMap(parseDocs);
+  const role = docs.find((o) => o.kind === 'Role' && o.metadata.name === 'fail2ban-ban-manager');
 
-  test('may only get/list pods and exec into them, in the fail2ban namespace', () => {
+  test("may only manage operator bans and read the nodes' reports, in the fail2ban namespace", () => {
     expect(role.metadata).toMatchObject({ name: 'fail2ban-ban-manager', namespace: 'fail2ban' });
-    expect(role.rules).toEqual([
-      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
-      { apiGroups: [''], resources: ['pods/exec'], verbs: ['create', 'get'] },
-    ]);
+    expect(role.rules.flatMap((rule: any) => rule.resources)).toEqual(['operatorbans', 'fail2bannodes']);
   });
 
-  test('may only get/list nodes cluster-wide', () => {
-    expect(clusterRole.rules).toEqual([{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list'] }]);
+  test('has nothing cluster-wide', () => {
+    expect(docs.filter((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding')).toEqual([]);
   });
 
-  test("binds both roles to the workflow's user, named from its GitHub token's subject; no ServiceAccount, no Secret", () => {
+  test("is bound to the workflow's user, named from its GitHub token's subject", () => {
     const subject = { kind: 'User', name: 'github-actions:repo:example-user/homelab:environment:fail2ban-bans', apiGroup: 'rbac.authorization.k8s.io' };
-    expect(objectOf(files, 'RoleBinding')).toMatchObject({ subjects: [subject], roleRef: { kind: 'Role', name: 'fail2ban-ban-manager' } });
-    expect(objectOf(files, 'ClusterRoleBinding')).toMatchObject({ subjects: [subject], roleRef: { kind: 'ClusterRole', name: 'fail2ban-ban-manager' } });
+    const binding = docs.find((o) => o.kind === 'RoleBinding' && o.metadata.name === 'fail2ban-ban-manager');
+    expect(binding).toMatchObject({ subjects: [subject], roleRef: { kind: 'Role', name: 'fail2ban-ban-manager' } });
   });
-
 });
 
 describe('lockout guards', () => {

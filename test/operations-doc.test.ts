@@ -84,10 +84,10 @@ describe('renderOperationsDoc', () => {
     expect(changed).not.toEqual(doc);
   });
 
-  test('the architecture is a Mermaid flowchart from git to nftables and from the workflow to fail2ban-client', () => {
+  test('the architecture is a Mermaid flowchart from git to nftables and from the workflow through the API to every node', () => {
     const diagram = /```mermaid\nflowchart LR\n([\s\S]*?)\n```/.exec(doc);
     expect(diagram).not.toBeNull();
-    for (const part of ['git: k3s/manifests/fail2ban', 'Flux Kustomization fail2ban', 'ConfigMap fail2ban-config', 'DaemonSet fail2ban', 'host nftables', 'GitHub workflow Manage Fail2ban', 'npm run bans', 'kubectl exec', 'fail2ban-client']) {
+    for (const part of ['git: k3s/manifests/fail2ban', 'Flux Kustomization fail2ban', 'ConfigMap fail2ban-config', 'DaemonSet fail2ban', 'host nftables', 'GitHub workflow Manage Fail2ban', 'npm run bans', 'OperatorBan', 'Kubernetes API', 'node agent', 'Fail2banNode report']) {
       expect(diagram![1]).toContain(part);
     }
   });
@@ -106,7 +106,8 @@ describe('renderOperationsDoc', () => {
     expect(bans).toContain('npm run bans -- list [--jail NAME] [--json]');
     expect(bans).toContain('npm run bans -- ban --jail NAME --ip ADDRESS');
     expect(bans).toContain('`--jail` takes an enabled jail (now `sshd`, `k3s-apiserver`)');
-    expect(bans).toMatch(/\| 2 \| usage or validation error; nothing was run \|/);
+    expect(bans).toMatch(/\| 2 \| usage or validation error; nothing was sent \|/);
+    expect(bans).not.toContain('kubectl exec');
     expect(bans).toContain('**Manage Fail2ban**');
     expect(bans).toContain('| action | `list_bans`, `ban` or `unban` |');
   });

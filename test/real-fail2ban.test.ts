@@ -55,8 +55,11 @@ describeWithTools(['fail2ban-server', 'fail2ban-client', 'nft', 'ip', 'unshare']
     lab?.destroy();
   });
 
-  test('runs every configured jail with its maxretry, findtime and bantime', () => {
-    expect(lab.client('status').match(/Jail list:\s+(.*)/)![1].split(', ').sort()).toEqual([...JAILS].sort());
+  test('runs every configured jail with its maxretry, findtime and bantime, and each its operator jail', () => {
+    // The audit-log jail is turned on here, after synth: synth gave operator jails to the jails it found enabled.
+    const operatorJails = ['sshd-operator', 'k3s-apiserver-operator'];
+    expect(lab.client('status').match(/Jail list:\s+(.*)/)![1].split(', ').sort()).toEqual([...JAILS, ...operatorJails].sort());
+    for (const jail of operatorJails) expect(lab.client('get', jail, 'bantime')).toBe('-1');
     for (const jail of JAILS) expect(lab.client('get', jail, 'maxretry')).toBe(String(MAX_RETRY[jail]));
     expect(lab.client('get', 'sshd', 'findtime')).toBe('600');
     expect(lab.client('get', 'sshd', 'bantime')).toBe('86400');

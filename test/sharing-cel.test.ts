@@ -1,4 +1,5 @@
-import { BAN_POLICY_NODE_VARIABLE, BAN_POLICY_VALIDATIONS, BAN_RECORD_RULES, banPolicyMatchCondition } from '../src/features/ban-sharing/ledger';
+import { BAN_POLICY_VALIDATIONS, BAN_RECORD_RULES } from '../src/features/ban-sharing/ledger';
+import { NODE_POLICY_VARIABLE, nodeAgentMatchCondition } from '../src/k8s/node-identity';
 import { CelEvaluator } from './harness/cel-evaluator';
 
 const cel = new CelEvaluator();
@@ -104,15 +105,15 @@ describe('the admission policy', () => {
     const user = (extra: Record<string, string[]>) => ({ request: { userInfo: { extra } } });
     expect(
       (await evaluate([
-        { expression: BAN_POLICY_NODE_VARIABLE, context: user({ [NODE_EXTRA]: ['k3s-agent-1'] }) },
-        { expression: BAN_POLICY_NODE_VARIABLE, context: user({}) },
-        { expression: BAN_POLICY_NODE_VARIABLE, context: user({ [NODE_EXTRA]: [] }) },
+        { expression: NODE_POLICY_VARIABLE, context: user({ [NODE_EXTRA]: ['k3s-agent-1'] }) },
+        { expression: NODE_POLICY_VARIABLE, context: user({}) },
+        { expression: NODE_POLICY_VARIABLE, context: user({ [NODE_EXTRA]: [] }) },
       ])).map((r) => r.value),
     ).toEqual(['k3s-agent-1', '', '']);
   });
 
   test('only the fail2ban ServiceAccount is matched: an administrator can delete any record', async () => {
-    const condition = banPolicyMatchCondition('fail2ban', 'fail2ban');
+    const condition = nodeAgentMatchCondition('fail2ban', 'fail2ban');
     const as = (username: string) => ({ expression: condition, context: { request: { userInfo: { username } } } });
     const results = await evaluate([as('system:serviceaccount:fail2ban:fail2ban'), as('system:admin'), as('system:serviceaccount:default:fail2ban')]);
     expect(results.map((r) => r.value)).toEqual([true, false, false]);

@@ -31,7 +31,7 @@ describeSharingLab('restarts and outages', (s) => {
     expect(JSON.stringify([...s.lab.kube.objects.values()])).toBe(records);
     // Anything the stop or the restart wrongly put into the outbox is sent before a later ban's event.
     await s.barrier(node);
-    expect(fs.readdirSync(path.join(node.server.runDir, 'outbox')).filter((f) => f.endsWith('.event'))).toEqual([]);
+    expect(fs.readdirSync(path.join(node.server.handoffDir, 'outbox')).filter((f) => f.endsWith('.event'))).toEqual([]);
     expect(s.lab.kube.writes().slice(writes).map(describeWrite)).toEqual([expect.stringMatching(new RegExp(`^POST sshd\\.v4-198-51-100-2\\d\\d\\.${node.name} ${node.name} 201$`))]);
     for (const other of s.others(node)) {
       expect(other.nftSet(MIRROR)).toEqual(expect.arrayContaining(own));
@@ -80,7 +80,8 @@ describeSharingLab('restarts and outages', (s) => {
     // The watches end with 410, the agents relist and watch again; the record is deleted before those new
     // watches are answered, and the history with it: they get 410 too, and only a new list shows the deletion.
     s.lab.kube.expireWatches();
-    await s.until('every agent to relist and watch again', () => s.lab.kube.waitingWatches === s.lab.nodes.length);
+    // Each agent watches two collections: its ledger and the operator bans.
+    await s.until('every agent to relist and watch again', () => s.lab.kube.waitingWatches === s.lab.nodes.length * 2);
     expect((await s.lab.kube.call('DELETE', s.lab.kube.path(banRecordName(JAIL, ip, origin.name)), s.lab.adminToken)).status).toBe(200);
     s.lab.kube.resumeWatches();
     await s.until(`${origin.name} to unban ${ip} in its own ${JAIL}`, () => origin.nftEventAt('delete', JAIL, ip, since) !== undefined);

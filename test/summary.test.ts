@@ -35,6 +35,13 @@ function changes(lines: string[], unchanged: string[]): string[] {
   return lines.slice(0, -1);
 }
 
+/** The lines without the agent's and broker's jail lists (BROKER_JAILS, OPERATOR_JAILS), which name every jail. */
+function withoutAgentEnv(lines: string[]): string[] {
+  const env = lines.filter((line) => /^DaemonSet fail2ban: env (BROKER_JAILS|OPERATOR_JAILS): /.test(line));
+  expect(env).toHaveLength(2);
+  return lines.filter((line) => !env.includes(line));
+}
+
 describe('summarizeChanges', () => {
   test('nothing changed', () => {
     expect(summarizeChanges(current, synth())).toEqual(['no change']);
@@ -63,9 +70,12 @@ describe('summarizeChanges', () => {
   test('a new jail, with several log files', () => {
     const nginx = { name: 'nginx-http-auth', logPath: ['/var/log/host/nginx/error.log', '/var/log/host/nginx/other.log'], maxRetry: 5 };
     const after = synth(jails(sshd, k3sApiserver, audit, nginx));
-    expect(changes(summarizeChanges(current, after), ['Namespace fail2ban'])).toEqual([
+    // Every jail brings its operator jail, and operator bans may name it (the CRD's enum, the agent's settings).
+    expect(withoutAgentEnv(changes(summarizeChanges(current, after), ['Namespace fail2ban']))).toEqual([
       'jail nginx-http-auth: added (enabled, logpath /var/log/host/nginx/error.log /var/log/host/nginx/other.log, maxretry 5)',
-      `DaemonSet fail2ban: pods will roll on every node (config hash ${hash(current)} → ${hash(after)})`,
+      'jail nginx-http-auth-operator: added (enabled, filter , port %(nginx-http-auth/port)s, protocol %(nginx-http-auth/protocol)s, bantime -1)',
+      'CustomResourceDefinition operatorbans.fail2ban.homelab.internal: changed (versions)',
+      `DaemonSet fail2ban: pods will roll on every node (config hash ${hash(current)} → ${hash(after)}; pod template: env)`,
     ]);
   });
 
@@ -124,11 +134,13 @@ describe('summarizeChanges', () => {
 
   test('a jail turned on, with the volume its optional log needs', () => {
     const after = synth(jails(sshd, k3sApiserver, { ...audit, enabled: true }));
-    expect(changes(summarizeChanges(current, after), ['Namespace fail2ban'])).toEqual([
+    expect(withoutAgentEnv(changes(summarizeChanges(current, after), ['Namespace fail2ban']))).toEqual([
       'jail k3s-apiserver-audit: enabled false → true',
+      'jail k3s-apiserver-audit-operator: added (enabled, filter , port %(k3s-apiserver-audit/port)s, protocol %(k3s-apiserver-audit/protocol)s, bantime -1)',
+      'CustomResourceDefinition operatorbans.fail2ban.homelab.internal: changed (versions)',
       'DaemonSet fail2ban: volume log-k3s-audit-log added (host /var/log/k3s-audit.log (FileOrCreate))',
       'DaemonSet fail2ban: mount /var/log/host/k3s-audit.log added (log-k3s-audit-log, read-only)',
-      `DaemonSet fail2ban: pods will roll on every node (config hash ${hash(current)} → ${hash(after)}; pod template: volumeMounts, volumes)`,
+      `DaemonSet fail2ban: pods will roll on every node (config hash ${hash(current)} → ${hash(after)}; pod template: volumeMounts, env, volumes)`,
     ]);
   });
 
@@ -151,17 +163,19 @@ describe('summarizeChanges', () => {
     const lines = summarizeChanges({}, current);
     // The cluster's own ranges join ignoreip after the configured ones.
     expect(lines[0]).toMatch(/^\[DEFAULT\]: added \(ignoreip 127\.0\.0\.1\/8 ::1 100\.64\.0\.0\/10\b.*, banaction nftables-multiport, backend auto, findtime 10m, bantime 1h, maxretry 5\)$/);
-    expect(lines.slice(1, 6)).toEqual([
+    expect(lines.slice(1, 8)).toEqual([
       'jail sshd: added (enabled, logpath /var/log/host/auth.log, bantime 24h, maxretry 3)',
       'jail k3s-apiserver: added (enabled, filter k3s-apiserver, logpath /var/log/host/syslog, bantime 1h, maxretry 10)',
       'jail k3s-apiserver-audit: added (disabled, filter k3s-apiserver-audit, logpath /var/log/host/k3s-audit.log, maxretry 10)',
+      'jail sshd-operator: added (enabled, filter , port %(sshd/port)s, protocol %(sshd/protocol)s, bantime -1)',
+      'jail k3s-apiserver-operator: added (enabled, filter , port %(k3s-apiserver/port)s, protocol %(k3s-apiserver/protocol)s, bantime -1)',
       'filter k3s-apiserver-audit.conf: added',
       'filter k3s-apiserver.conf: added',
     ]);
-    expect(lines.slice(6)).toEqual(
+    expect(lines.slice(8)).toEqual(
       expect.arrayContaining(['ConfigMap fail2ban-config: added (namespace fail2ban)', 'DaemonSet fail2ban: added (namespace fail2ban)', 'Namespace fail2ban: added']),
     );
-    expect(lines.slice(6).every((line) => / added( \(namespace fail2ban\))?$/.test(line))).toBe(true);
+    expect(lines.slice(8).every((line) => / added( \(namespace fail2ban\))?$/.test(line))).toBe(true);
   });
 
   test('objects of another kind: added, changed by field, removed', () => {

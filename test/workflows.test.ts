@@ -149,4 +149,14 @@ describe('the "Manage Fail2ban" workflow', () => {
     expect(run.run).toContain('npm run -s bans -- list --jail "$JAIL"');
     expect(run.run).toContain('npm run -s bans -- "$ACTION" --jail "$JAIL" --ip "$IP"');
   });
+
+  test('passes the optional ban time and reason to the CLI only when given', () => {
+    const inputs = workflow.on.workflow_dispatch.inputs;
+    expect(inputs.ban_for).toMatchObject({ type: 'string', required: false });
+    expect(inputs.reason).toMatchObject({ type: 'string', required: false });
+    expect(run.env).toMatchObject({ BAN_FOR: '${{ inputs.ban_for }}', REASON: '${{ inputs.reason }}' });
+    expect(run.run).toContain('if [ -n "$BAN_FOR" ]; then set -- "$@" --for "$BAN_FOR"; fi');
+    expect(run.run).toContain('if [ -n "$REASON" ]; then set -- "$@" --reason "$REASON"; fi');
+    expect(run.run).toContain('npm run -s bans -- "$ACTION" --jail "$JAIL" --ip "$IP" "$@"');
+  });
 });

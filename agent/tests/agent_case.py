@@ -1,4 +1,5 @@
-"""The base of the loop tests: a running agent against FakeApi (real HTTP) and FakeFail2ban (real CSocket)."""
+"""The base of the loop tests: a running agent against FakeApi (real HTTP) and, through the real broker,
+FakeFail2ban (real CSocket)."""
 
 import json
 import os
@@ -11,10 +12,11 @@ import unittest.mock
 from unittest import mock
 from agent import agent as node, config as agent_config, log as agent_log
 from agent.tests.standins import COLLECTION, Clock, FakeApi, FakeFail2ban, NEVER_BAN, SHARED, record, wait_for
+from agent.tests.standins import InProcessBroker
 
 
 class AgentTestCase(unittest.TestCase):
-    """The agent's threads against FakeApi (real HTTP) and FakeFail2ban (real CSocket)."""
+    """The agent's threads against FakeApi (real HTTP) and, through the real broker, FakeFail2ban (real CSocket)."""
 
     @classmethod
     def setUpClass(cls):
@@ -28,7 +30,8 @@ class AgentTestCase(unittest.TestCase):
         self.dir = tempfile.mkdtemp(prefix='ban-sharing-')
         self.api = self.shared_api
         self.api.reset()
-        self.f2b = FakeFail2ban(os.path.join(self.dir, 'fail2ban.sock'), ['sshd', 'sshd-cluster'])
+        self.f2b = FakeFail2ban(os.path.join(self.dir, 'fail2ban.sock'), ['sshd', 'sshd-cluster', 'sshd-operator'])
+        self.broker = InProcessBroker(os.path.join(self.dir, 'broker.sock'), self.f2b.path)
         self.token_file = os.path.join(self.dir, 'token')
         self.write_token('token-a')
         self.outbox = os.path.join(self.dir, 'outbox')
@@ -44,6 +47,7 @@ class AgentTestCase(unittest.TestCase):
             self.agent.stop()
             self.thread.join(5)
             self.assertFalse(self.thread.is_alive())
+        self.broker.close()
         self.f2b.close()
         shutil.rmtree(self.dir)
 
@@ -51,9 +55,11 @@ class AgentTestCase(unittest.TestCase):
         with open(self.token_file, 'w') as f:
             f.write(text + '\n')
 
-    def start(self, **overrides):
+    def start(self, ready=None, **overrides):
+        """Starts the agent with `overrides` of the settings; returns once `ready()` (default: the ledger's first
+        LIST and WATCH)."""
         settings = dict(node='node-a', api=self.api.url, token_file=self.token_file, ca_file='',
-                        socket_path=self.f2b.path, outbox=self.outbox, shared=SHARED, never_ban=NEVER_BAN,
+                        socket_path=self.broker.path, outbox=self.outbox, shared=SHARED, never_ban=NEVER_BAN,
                         rate_limit=60, republish_seconds=30, status_file=self.status_file, state_file=self.state_file,
                         grace_seconds=60, tick=0.05, settle_seconds=0.1,
                         outbox_poll=0.02, watch_timeout=5, backoff_max=0.1)
@@ -61,7 +67,7 @@ class AgentTestCase(unittest.TestCase):
         self.agent = node.NodeAgent(agent_config.Config(**settings), clock=self.clock)
         self.thread = threading.Thread(target=self.agent.run, daemon=True)
         self.thread.start()
-        wait_for(lambda: self.agent.synced and self.api.calls('GET', watch=True), what='first LIST and WATCH')
+        wait_for(ready or (lambda: self.agent.synced and self.api.calls('GET', watch=True)), what='the agent ready')
 
     def event(self, op, ip, start=None, bantime=3600, jail='sshd', restored=None):
         """An outbox event as the action writes it; without `restored`, as an older action did."""

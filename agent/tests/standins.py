@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 import uuid
 
-from agent import records
+from agent import broker, records
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -36,10 +36,13 @@ def local_timezone(tz):
 
 GROUP, NAMESPACE = 'fail2ban.homelab.internal', 'fail2ban'
 COLLECTION = f'/apis/{GROUP}/v1/namespaces/{NAMESPACE}/bans'
+OPERATOR_BANS = f'/apis/{GROUP}/v1/namespaces/{NAMESPACE}/operatorbans'
+NODES = f'/apis/{GROUP}/v1/namespaces/{NAMESPACE}/fail2bannodes'
 SHARED = {'sshd': records.SharedJail('sshd-cluster', 86400)}
 NEVER_BAN = [ipaddress.ip_network('198.51.100.0/24'), ipaddress.ip_network('2001:db8:ffff::/48')]
 TOKENS = {'token-a': 'node-a', 'token-a2': 'node-a', 'token-b': 'node-b', 'token-c': 'node-c'}
 ADMIN = 'admin-token'
+MANAGER = 'manager-token'  # the ban manager: operatorbans read and written, fail2bannodes read, no bans
 END, CLOSE = b'<F2B_END_COMMAND>', b'<F2B_CLOSE_COMMAND>'
 
 
@@ -83,7 +86,8 @@ class FakeApi:
         identities = {token: {'username': f'system:serviceaccount:{NAMESPACE}:fail2ban', 'node': node}
                       for token, node in TOKENS.items()}
         options = {'group': GROUP, 'namespace': NAMESPACE, 'bookmarkMs': 300,
-                   'tokens': {ADMIN: {'username': 'kubernetes-admin', 'admin': True}, **identities}}
+                   'tokens': {ADMIN: {'username': 'kubernetes-admin', 'admin': True},
+                              MANAGER: {'username': 'ban-manager', 'banManager': True}, **identities}}
         if tls:
             options['tls'] = {'cert': tls[0], 'key': tls[1]}
         # NODE_EXTRA_CA_CERTS, set on some machines, makes every Node start-up read a CA bundle; it makes no TLS calls.
@@ -118,6 +122,22 @@ class FakeApi:
         """The stored records by name."""
         return self._control('GET', '/objects')
 
+    def objects_of(self, resource):
+        """The stored objects of `resource` ('bans', 'operatorbans', 'fail2bannodes') by name."""
+        return self._control('GET', f'/objects?resource={resource}')
+
+    def call(self, method, path, body=None, token=ADMIN):
+        """A request as a client with `token` makes it (an administrator's by default): (status, parsed body)."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={'Authorization': f'Bearer {token}', 'X-From-Test': '1',
+                                                  'Content-Type': 'application/json'})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as error:
+            return error.code, json.load(error)
+
     def calls(self, method, path_prefix=COLLECTION, watch=False):
         return [r for r in self.requests if r['method'] == method and r['path'].startswith(path_prefix)
                 and ('watch' in r['query']) == watch]
@@ -127,7 +147,8 @@ class FakeApi:
         self._control('POST', '/reset', {})
 
     def inject(self, obj):
-        """Stores a record as is (no checks): what a buggy or hostile writer could leave in the ledger."""
+        """Stores a record as is (no checks), in the collection of its kind: what a buggy or hostile writer could
+        leave behind."""
         return self._control('POST', '/inject', obj)
 
     def delete(self, name, token=ADMIN):
@@ -145,9 +166,9 @@ class FakeApi:
         if status != 200:
             raise AssertionError(f'DELETE {name} as the administrator: HTTP {status}')
 
-    def expire(self, remove=()):
+    def expire(self, remove=(), resource='bans'):
         """The watch cache moves on: `remove` disappears without an event, every WATCH ends, a re-watch gets 410."""
-        self._control('POST', '/expire', {'remove': list(remove)})
+        self._control('POST', '/expire', {'remove': list(remove), 'resource': resource})
 
     @property
     def expired_as_status(self):
@@ -250,3 +271,24 @@ class Clock:
 
     def advance(self, seconds):
         self.offset += seconds
+
+
+# ------------------------------------------------------------------------------------------------- the broker
+
+# As the chart grants them: an origin jail is listed and unbanned, a mirror or operator jail banned too.
+BROKER_JAILS = {'sshd': ['get', 'unban'], 'sshd-cluster': ['get', 'ban', 'unban'],
+                'sshd-operator': ['get', 'ban', 'unban']}
+
+
+class InProcessBroker:
+    """The real broker (agent/broker.py) on threads of this process, in front of fail2ban's socket `f2b_path`;
+    what it logs goes to `logs`."""
+
+    def __init__(self, path, f2b_path, jails=BROKER_JAILS, never_ban=NEVER_BAN):
+        self.path, self.logs = path, []
+        self.server = broker.Server(path, broker.Broker(f2b_path, jails, never_ban, log=self.logs.append))
+        threading.Thread(target=self.server.serve_forever, kwargs={'poll_interval': 0.05}, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,4 +1,5 @@
-"""The agent as the pod runs it: HTTPS to the API, the process and its signals, a real fail2ban-server."""
+"""The agent as the pod runs it: HTTPS to the API, the process and its signals (a real fail2ban-server behind the
+broker: test_broker.py)."""
 
 import json
 import os
@@ -8,11 +9,10 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 import unittest.mock
-from agent import agent as node, f2b_socket, formats, kube, records
-from agent.tests.standins import COLLECTION, FakeApi, FakeFail2ban, GROUP, NAMESPACE, local_timezone, record, rfc3339, wait_for
+from agent import agent as node, kube, records
+from agent.tests.standins import COLLECTION, FakeApi, FakeFail2ban, GROUP, InProcessBroker, NAMESPACE, record, rfc3339, wait_for
 
 
 @unittest.skipUnless(shutil.which('openssl'), 'openssl is not installed (needed to make a test certificate)')
@@ -50,12 +50,14 @@ class ProcessTest(unittest.TestCase):
         self.addCleanup(api.close)
         f2b = FakeFail2ban(os.path.join(directory, 'fail2ban.sock'), ['sshd', 'sshd-cluster'])
         self.addCleanup(f2b.close)
+        broker = InProcessBroker(os.path.join(directory, 'broker.sock'), f2b.path)
+        self.addCleanup(broker.close)
         injected = api.inject(record('192.0.2.10', node='node-b'))
         end = rfc3339(records.parse_time(injected['spec']['bannedAt']) + 3600)
         with open(os.path.join(directory, 'token'), 'w') as f:
             f.write('token-a')
         env = dict(os.environ, NODE_NAME='node-a', NAMESPACE=NAMESPACE, BAN_GROUP=GROUP, KUBERNETES_API=api.url,
-                   TOKEN_FILE=os.path.join(directory, 'token'), CA_FILE='/nonexistent', F2B_SOCKET=f2b.path,
+                   TOKEN_FILE=os.path.join(directory, 'token'), CA_FILE='/nonexistent', BROKER_SOCKET=broker.path,
                    OUTBOX=os.path.join(directory, 'outbox'), STATUS_FILE=os.path.join(directory, 'alive'),
                    STATE_FILE=os.path.join(directory, 'state.json'),
                    SHARED_JAILS=json.dumps({'sshd': {'mirror': 'sshd-cluster', 'maxBanTime': 86400}}),
@@ -77,70 +79,6 @@ class ProcessTest(unittest.TestCase):
         self.assertIn(f'node-agent: state file {env["STATE_FILE"]} does not exist yet: starting empty\n', output)
         self.assertIn(f'node-agent: applied sshd 192.0.2.10 from node-b until {end}\n', output)
         self.assertEqual(lines[-1], 'node-agent: stopped')
-
-
-@unittest.skipUnless(shutil.which('fail2ban-server'), 'fail2ban-server is not installed')
-class RealFail2banTest(unittest.TestCase):
-    """The socket commands and the --with-time format against a real fail2ban-server 1.0.2 (dummy action)."""
-
-    def test_commands_and_banlist_format(self):
-        directory = tempfile.mkdtemp(prefix='ban-sharing-f2b-')
-        self.addCleanup(shutil.rmtree, directory)
-        conf = os.path.join(directory, 'conf')
-        shutil.copytree('/etc/fail2ban', conf, ignore=shutil.ignore_patterns('jail.d', 'jail.local'))
-        os.mkdir(os.path.join(conf, 'jail.d'))
-        sock, logfile = os.path.join(directory, 'fail2ban.sock'), os.path.join(directory, 'sshd.log')
-        open(logfile, 'w').close()
-        with open(os.path.join(conf, 'fail2ban.local'), 'w') as f:
-            f.write(f'[Definition]\nsocket = {sock}\npidfile = {directory}/fail2ban.pid\n'
-                    f'logtarget = {directory}/fail2ban.log\ndbfile = :memory:\n')
-        with open(os.path.join(conf, 'jail.d', 'jail.local'), 'w') as f:
-            f.write(f'[DEFAULT]\nbackend = polling\naction = dummy[target="{directory}/dummy"]\n'
-                    f'[sshd]\nenabled = true\nlogpath = {logfile}\nbantime = 1d\n'
-                    '[sshd-cluster]\nenabled = true\nfilter =\nbantime = 1d\n')
-        tz = 'America/New_York'
-        server = subprocess.Popen(['fail2ban-server', '-f', '-x', '-c', conf, 'start'], env=dict(os.environ, TZ=tz),
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = f2b_socket.Fail2ban(sock, timeout=5)
-
-        def stop():
-            try:
-                client.command('stop')
-            except f2b_socket.F2bError:
-                pass
-            try:
-                server.wait(5)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-        self.addCleanup(stop)
-
-        def ready():
-            try:
-                return client.command('status', 'sshd-cluster')
-            except f2b_socket.F2bError:
-                return None
-        wait_for(ready, what='fail2ban-server')
-        self.assertEqual(client.command('set', 'sshd-cluster', 'banip', '192.0.2.10'), 1)
-        self.assertEqual(client.command('set', 'sshd-cluster', 'banip', '192.0.2.10'), 0)
-        self.assertEqual(client.command('get', 'sshd-cluster', 'banip'), ['192.0.2.10'])
-        self.assertEqual(client.command('set', 'sshd-cluster', 'unbanip', '192.0.2.10'), 1)
-        self.assertEqual(client.command('set', 'sshd-cluster', 'unbanip', '192.0.2.10'), 0)
-        with self.assertRaises(f2b_socket.F2bError):
-            client.command('set', 'nginx-cluster', 'banip', '192.0.2.10')
-        client.command('set', 'sshd', 'banip', '192.0.2.20', '2001:db8::20')
-        client.command('set', 'sshd', 'bantime', '-1')
-        client.command('set', 'sshd', 'banip', '203.0.113.20')
-        lines = client.command('get', 'sshd', 'banip', '--with-time')
-        self.assertRegex(lines[0], r'^192\.0\.2\.20 \t\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+ -1 = 9999-12-31 23:59:59$')
-        client.command('set', 'sshd', 'bantime', '86400')  # a ticket without its own bantime follows the jail's
-        lines = client.command('get', 'sshd', 'banip', '--with-time')
-        with local_timezone(tz):
-            bans = formats.parse_banlist(lines)
-        self.assertEqual([(ip, bt) for ip, _, bt in bans], [('192.0.2.20', 86400), ('2001:db8::20', 86400),
-                                                             ('203.0.113.20', 86400)], lines)
-        for _, start, _ in bans:
-            self.assertLess(abs(start - time.time()), 10, lines)
 
 
 if __name__ == '__main__':

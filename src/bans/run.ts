@@ -1,22 +1,12 @@
 import { appendFileSync } from 'node:fs';
-import { BANS_USAGE, BansCommand, parseCommand } from './args';
-import { BansSettings, labelSelector } from './settings';
-import { coverage, Coverage, NodeGap, PodTarget } from './coverage';
-import { BanAction, banListArgs, changeArgs, parseBanList, parseChangeCount } from './fail2ban-client';
-import { callFailure, ClusterError, deleteBanRecord, execFail2banClient, getNodes, getPods, KubectlRunner } from './kubectl';
-import {
-  changeMarkdown,
-  ChangeOutcome,
-  ChangeReport,
-  changeSucceeded,
-  changeText,
-  JailBans,
-  listConsistent,
-  listJson,
-  listMarkdown,
-  ListReport,
-  listText,
-} from './report';
+import { ApiReach, ClusterError } from './api';
+import { BANS_USAGE, BansCommand, ChangeCommand, parseCommand } from './args';
+import { KubectlRunner } from './kubectl';
+import { listReport } from './list';
+import { NodeReport, notReporting, pollNodeReports, readNodeReports, staleSince } from './node-reports';
+import { WrittenOrder, writeOrder } from './orders';
+import { changeMarkdown, ChangeReport, changeSucceeded, changeText, listConsistent, listJson, listMarkdown, listText, NodeOutcome } from './report';
+import { BansSettings } from './settings';
 import { BansUsageError } from './validate';
 
 /** Where the CLI reaches the cluster and writes; tests pass their own. */
@@ -28,59 +18,13 @@ export interface BansDeps {
   readonly summaryFile?: string;
 }
 
-type ClusterCommand = Exclude<BansCommand, { kind: 'help' }>;
-type ChangeCommand = Extract<BansCommand, { kind: BanAction }>;
 type ListCommand = Extract<BansCommand, { kind: 'list' }>;
 
-/** A pod's ban list, or why it could not be read. */
-type BanListRead = { readonly addresses: string[] } | { readonly failure: string };
-
-async function discover(deps: BansDeps, command: ClusterCommand, config: BansSettings): Promise<Coverage> {
-  const [nodes, pods] = await Promise.all([
-    getNodes(deps.kubectl, command.timeoutSeconds),
-    getPods(deps.kubectl, command.namespace, labelSelector(config.selector), command.timeoutSeconds),
-  ]);
-  return coverage(nodes, pods);
-}
-
-function fail2banClient(deps: BansDeps, command: ClusterCommand, pod: string, args: string[]) {
-  return execFail2banClient(deps.kubectl, command.namespace, pod, args, command.timeoutSeconds);
-}
-
-async function readBanList(deps: BansDeps, command: ClusterCommand, pod: string, jail: string): Promise<BanListRead> {
-  const result = await fail2banClient(deps, command, pod, banListArgs(jail));
-  const failure = callFailure(result);
-  return failure === undefined ? { addresses: parseBanList(result.stdout) } : { failure };
-}
-
-/** Changes one pod, then reads its list back: the count fail2ban prints alone does not prove the ban is in place. */
-async function changeOnPod(deps: BansDeps, command: ChangeCommand, target: PodTarget, jail: string = command.jail): Promise<ChangeOutcome> {
-  const failed = (detail: string): ChangeOutcome => ({ ...target, result: 'failed', detail: jail === command.jail ? detail : `${jail}: ${detail}` });
-  const result = await fail2banClient(deps, command, target.pod, changeArgs(command.kind, jail, command.address));
-  const failure = callFailure(result);
-  if (failure !== undefined) {
-    return failed(failure);
-  }
-  let count: number;
-  try {
-    count = parseChangeCount(result.stdout);
-  } catch (error) {
-    return failed((error as Error).message);
-  }
-  const after = await readBanList(deps, command, target.pod, jail);
-  if ('failure' in after) {
-    return failed(`changed, but the ban list could not be read back (${after.failure})`);
-  }
-  const banned = after.addresses.includes(command.address);
-  if (banned !== (command.kind === 'ban')) {
-    return failed(`fail2ban answered ${count}, but the ban list read back ${banned ? 'still has' : 'lacks'} ${command.address}`);
-  }
-  return { ...target, result: count > 0 ? 'changed' : 'unchanged' };
-}
-
-function byNode<T extends { readonly node: string }>(items: T[]): T[] {
-  return [...items].sort((a, b) => a.node.localeCompare(b.node));
-}
+/**
+ * One API call may take this long even with a shorter `--timeout`, which bounds the wait for the reports: killing a
+ * write on a slow API server would leave it unknown whether it happened.
+ */
+const MIN_CALL_SECONDS = 10;
 
 function appendSummary(deps: BansDeps, markdown: string): void {
   if (deps.summaryFile === undefined) {
@@ -93,106 +37,96 @@ function appendSummary(deps: BansDeps, markdown: string): void {
   }
 }
 
-/** One outcome per node for changes to several jails: failed if any failed, changed if any changed. */
-function combine(outcomes: ChangeOutcome[]): ChangeOutcome {
-  return outcomes.find((o) => o.result === 'failed') ?? outcomes.find((o) => o.result === 'changed') ?? outcomes[0];
+/** A run that ends before any report could be shown: said on stderr and in the job summary. */
+function stop(deps: BansDeps, message: string): number {
+  deps.err(`bans: ${message}`);
+  appendSummary(deps, `**bans:** ${message}`);
+  return 1;
 }
 
-/** Deletes every node's ledger record of a shared ban: what happened, as a note, and whether it failed. */
-async function deleteSharedRecords(deps: BansDeps, command: ChangeCommand, ledger: NonNullable<BansSettings['ledger']>, nodes: readonly string[]): Promise<{ note: string; failed: boolean }> {
-  const names = [...new Set(nodes)].sort().map((node) => ledger.recordName(command.jail, command.address, node));
-  const failure = await deleteBanRecord(deps.kubectl, command.namespace, ledger.group, names, command.timeoutSeconds);
-  return failure === undefined
-    ? { note: `Shared ban records ${names.join(', ')} deleted (or there were none): no node applies them again.`, failed: false }
-    : { note: `FAILED to delete the shared ban records ${names.join(', ')}: ${failure}`, failed: true };
+function noReports(place: ApiReach): string {
+  return `no Fail2banNode in namespace ${place.namespace}: no node agent has reported (is fail2ban deployed there, and are its agents running?)`;
 }
 
-async function runChange(deps: BansDeps, command: ChangeCommand, reached: Coverage, config: BansSettings): Promise<number> {
-  // Unbanning a shared jail's address deletes its ledger record first, so that no agent applies it again, and
-  // then unbans it on every node from the jail and from its mirror.
-  const mirror = command.kind === 'unban' ? config.mirrors[command.jail] : undefined;
-  const nodes = [...reached.targets.map((target) => target.node), ...reached.gaps.map((gap) => gap.node), ...reached.cordoned];
-  const record = mirror && config.ledger ? await deleteSharedRecords(deps, command, config.ledger, nodes) : undefined;
-  const jails = mirror ? [command.jail, mirror] : [command.jail];
-  const outcomes = await Promise.all(
-    reached.targets.map(async (target) => combine(await Promise.all(jails.map((jail) => changeOnPod(deps, command, target, jail))))),
-  );
-  const missing = reached.gaps.map((gap): ChangeOutcome => ({ node: gap.node, result: 'failed', detail: gap.reason }));
-  const report: ChangeReport = {
-    action: command.kind,
-    jail: command.jail,
-    address: command.address,
-    outcomes: byNode([...outcomes, ...missing]),
-    cordoned: reached.cordoned,
-    notes: record ? [record.note] : [],
-  };
-  deps.out(changeText(report));
-  appendSummary(deps, changeMarkdown(report));
-  return changeSucceeded(report) && !record?.failed ? 0 : 1;
+/** The node has reported this order, or a later version of it. */
+function reported(report: NodeReport, order: WrittenOrder): boolean {
+  return (report.orders[order.name]?.generation ?? 0) >= order.generation;
 }
 
-/** A pod's lists of a jail and, with ban sharing, of its mirror. */
-interface JailRead {
-  readonly target: PodTarget;
-  readonly read: BanListRead;
-  readonly mirror?: BanListRead;
+function outcome(report: NodeReport, order: WrittenOrder, command: ChangeCommand, now: number): NodeOutcome {
+  if (reported(report, order)) {
+    const { result, detail } = report.orders[order.name];
+    return { node: report.node, result, ...(detail !== undefined && { detail }) };
+  }
+  const since = staleSince(report, now);
+  const silence = `did not report within ${command.timeoutSeconds} s; it applies the order when it is back`;
+  return { node: report.node, result: 'not reported', detail: since === undefined ? silence : `${notReporting(since)}; ${silence}` };
 }
 
 /**
- * One jail's lists from every pod, turned around: per address, the nodes that ban it and the ones that do not. A
- * shared jail counts its mirror's bans too, marked as mirrored: a node holds another node's ban there.
+ * Writes the order, then waits until every node's agent reports it applied: exit 0 only then. The nodes are those
+ * with a report; nothing else of the cluster is read.
  */
-function jailBans(jail: string, reads: JailRead[], mirror: string | undefined): JailBans {
-  const answered: { node: string; addresses: string[]; mirrored: string[] }[] = [];
-  const unreadable: NodeGap[] = [];
-  for (const { target, read, mirror } of reads) {
-    const unreadableRead = [read, mirror].find((r): r is { failure: string } => r !== undefined && 'failure' in r);
-    if (unreadableRead || 'failure' in read) {
-      unreadable.push({ node: target.node, reason: unreadableRead?.failure ?? '' });
-      continue;
+async function runChange(deps: BansDeps, command: ChangeCommand, reach: ApiReach): Promise<number> {
+  try {
+    // Without any report, no agent would confirm the order: a wrong namespace, or no agents; write nothing.
+    if ((await readNodeReports(reach)).length === 0) {
+      return stop(deps, `${noReports(reach)}. Nothing was written.`);
     }
-    const mirrored = mirror && 'addresses' in mirror ? mirror.addresses.filter((a) => !read.addresses.includes(a)) : [];
-    answered.push({ node: target.node, addresses: [...read.addresses, ...mirrored], mirrored });
+  } catch (error) {
+    if (error instanceof ClusterError) {
+      return stop(deps, `${error.message}. Nothing was written.`);
+    }
+    throw error;
   }
-  const union = [...new Set(answered.flatMap((node) => node.addresses))];
-  const addresses = union
-    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
-    .map((address) => ({
-      address,
-      bannedOn: answered.filter((node) => node.addresses.includes(address)).map((node) => node.node),
-      missingOn: answered.filter((node) => !node.addresses.includes(address)).map((node) => node.node),
-      mirroredOn: answered.filter((node) => node.mirrored.includes(address)).map((node) => node.node),
-    }));
-  return { jail, addresses, unreadable, ...(mirror && { mirror }) };
+  let order: WrittenOrder;
+  try {
+    order = await writeOrder(reach, command, Date.now());
+  } catch (error) {
+    if (error instanceof ClusterError) {
+      // A call that timed out may still have reached the API server.
+      return stop(deps, `${error.message}. The order may not be written: running the same command again is safe (it replaces the order).`);
+    }
+    throw error;
+  }
+  const deadline = Date.now() + command.timeoutSeconds * 1000;
+  const polled = await pollNodeReports(reach, deadline, (reports) => reports.length > 0 && reports.every((report) => reported(report, order)));
+  const now = Date.now();
+  const report: ChangeReport = {
+    action: command.kind,
+    namespace: reach.namespace,
+    order,
+    outcomes: (polled.reports ?? []).map((nodeReport) => outcome(nodeReport, order, command, now)),
+    ...(polled.failure !== undefined && { readFailure: polled.failure }),
+  };
+  deps.out(changeText(report));
+  appendSummary(deps, changeMarkdown(report));
+  return changeSucceeded(report) ? 0 : 1;
 }
 
-async function runList(deps: BansDeps, command: ListCommand, reached: Coverage, config: BansSettings): Promise<number> {
-  const reads = await Promise.all(
-    command.jails.flatMap((jail) =>
-      reached.targets.map(async (target) => {
-        const mirror = config.mirrors[jail];
-        const [read, mirrorRead] = await Promise.all([
-          readBanList(deps, command, target.pod, jail),
-          mirror === undefined ? undefined : readBanList(deps, command, target.pod, mirror),
-        ]);
-        return { jail, target, read, mirror: mirrorRead };
-      }),
-    ),
-  );
-  const report: ListReport = {
-    nodes: reached.targets.map((target) => target.node),
-    jails: command.jails.map((jail) => jailBans(jail, reads.filter((read) => read.jail === jail), config.mirrors[jail])),
-    gaps: reached.gaps,
-    cordoned: reached.cordoned,
-  };
+/** One read of every node's report: what each jail holds where. */
+async function runList(deps: BansDeps, command: ListCommand, reach: ApiReach, config: BansSettings): Promise<number> {
+  let reports: NodeReport[];
+  try {
+    reports = await readNodeReports(reach);
+  } catch (error) {
+    if (error instanceof ClusterError) {
+      return stop(deps, error.message);
+    }
+    throw error;
+  }
+  if (reports.length === 0) {
+    return stop(deps, `${noReports(reach)}.`);
+  }
+  const report = listReport(reports, command.jails, config, reach.namespace, Date.now());
   deps.out(command.json ? listJson(report) : listText(report));
   appendSummary(deps, listMarkdown(report));
   return listConsistent(report) ? 0 : 1;
 }
 
 /**
- * `npm run bans -- list|ban|unban …`: validates everything first (exit 2, no kubectl call), then asks every
- * fail2ban pod in parallel. Exit 0 only when every schedulable node took part and agrees.
+ * `npm run bans -- list|ban|unban …`: validates everything first (exit 2, no kubectl call), then works only through
+ * `OperatorBan` orders and `Fail2banNode` reports (docs/operator-bans.md).
  */
 export async function runBans(argv: string[], config: BansSettings, deps: BansDeps): Promise<number> {
   let command: BansCommand;
@@ -200,7 +134,7 @@ export async function runBans(argv: string[], config: BansSettings, deps: BansDe
     command = parseCommand(argv, config);
   } catch (error) {
     if (error instanceof BansUsageError) {
-      deps.err(`bans: ${error.message}\nNothing was run. Usage: npm run bans -- --help`);
+      deps.err(`bans: ${error.message}\nNothing was sent. Usage: npm run bans -- --help`);
       return 2;
     }
     throw error;
@@ -209,15 +143,6 @@ export async function runBans(argv: string[], config: BansSettings, deps: BansDe
     deps.out(BANS_USAGE);
     return 0;
   }
-  let reached: Coverage;
-  try {
-    reached = await discover(deps, command, config);
-  } catch (error) {
-    if (error instanceof ClusterError) {
-      deps.err(`bans: ${error.message}. Nothing was changed.`);
-      return 1;
-    }
-    throw error;
-  }
-  return command.kind === 'list' ? runList(deps, command, reached, config) : runChange(deps, command, reached, config);
+  const reach = { kubectl: deps.kubectl, group: config.group, namespace: command.namespace, callSeconds: Math.max(command.timeoutSeconds, MIN_CALL_SECONDS) };
+  return command.kind === 'list' ? runList(deps, command, reach, config) : runChange(deps, command, reach);
 }

@@ -28,7 +28,8 @@ export function normalizeAddress(text: string): string {
 
 /**
  * The one IPv4 or IPv6 address of `--ip`, in fail2ban's form. fail2ban 1.0.2's `set JAIL banip` bans any word it is
- * given (a host name, a CIDR, text), so this is the only check between the caller and every node's firewall.
+ * given (a host name, a CIDR, text); the CRD and every node's agent check again, but a refusal there comes only after
+ * the order is written, and here before anything is sent.
  */
 export function parseAddress(raw: string | undefined): string {
   const fix = 'give exactly one IPv4 or IPv6 address, e.g. --ip 203.0.113.5 or --ip 2001:db8::5';

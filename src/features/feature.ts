@@ -9,6 +9,8 @@ import { JailDefaults, JailProps } from '../model/jail';
 export interface ResolvedCore {
   /** Namespace of every object. */
   readonly namespace: string;
+  /** API group of the package's own objects (operator bans, node reports, shared ban records). */
+  readonly apiGroup: string;
   /** Name of the DaemonSet and `app.kubernetes.io/instance`. */
   readonly name: string;
   /** The pinned fail2ban image, which a feature's containers run too. */
@@ -51,8 +53,8 @@ export interface FeatureTargets {
 export interface BansAdditions {
   /** Jail → the jail that holds the same bans received from other nodes: listed and unbanned with it. @default none */
   readonly mirrors?: Readonly<Record<string, string>>;
-  /** Records whose deletion unbans an address of a mirrored jail everywhere: their API group, and each node's record's name. @default none */
-  readonly ledger?: { readonly group: string; readonly recordName: (jail: string, address: string, node: string) => string };
+  /** Jail → the jail that holds the operator's bans of it: listed with it. @default none */
+  readonly operatorJails?: Readonly<Record<string, string>>;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { Lazy } from 'cdk8s';
-import { KubeClusterRole, KubeClusterRoleBinding, KubeRole, KubeRoleBinding, PolicyRule } from 'cdk8s-plus-28/lib/imports/k8s';
+import { KubeRole, KubeRoleBinding, PolicyRule } from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct } from 'constructs';
 
 /** Props of {@link BanManagerAccess}. */
@@ -16,16 +16,12 @@ export interface BanManagerAccessProps {
 export const BAN_MANAGER = 'fail2ban-ban-manager';
 
 /**
- * What `npm run bans` needs and nothing more, for the workflow that manages bans: get/list pods and exec into them in
- * the fail2ban namespace, get/list nodes to find nodes without a pod. Bound to the workflow's user; there is no
- * ServiceAccount and no stored token.
+ * What `npm run bans` needs and nothing more, for the workflow that manages bans: the rules features add (the
+ * operator's ban objects and the nodes' reports), in the fail2ban namespace only. No pods, no exec, no secrets, no
+ * nodes. Bound to the workflow's user; there is no ServiceAccount and no stored token.
  */
 export class BanManagerAccess extends Construct {
-  private readonly rules: PolicyRule[] = [
-    { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
-    // kubectl before 1.30 execs with POST (create), newer ones over WebSocket with GET (get).
-    { apiGroups: [''], resources: ['pods/exec'], verbs: ['create', 'get'] },
-  ];
+  private readonly rules: PolicyRule[] = [];
 
   constructor(scope: Construct, id: string, props: BanManagerAccessProps) {
     super(scope, id);
@@ -34,13 +30,6 @@ export class BanManagerAccess extends Construct {
     // Rendered late: features add the rules the CLI needs for them (addRule).
     new KubeRole(this, 'Role', { metadata, rules: Lazy.any({ produce: () => this.rules }) });
     new KubeRoleBinding(this, 'RoleBinding', { metadata, subjects, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: BAN_MANAGER } });
-    const clusterMetadata = { name: BAN_MANAGER, labels: props.labels };
-    new KubeClusterRole(this, 'ClusterRole', { metadata: clusterMetadata, rules: [{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list'] }] });
-    new KubeClusterRoleBinding(this, 'ClusterRoleBinding', {
-      metadata: clusterMetadata,
-      subjects,
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: BAN_MANAGER },
-    });
   }
 
   /** Allows the workflow one more thing in the fail2ban namespace. */

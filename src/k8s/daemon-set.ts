@@ -5,7 +5,8 @@ import * as k8s from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { CONTAINER_LOG_DIR, HOST_LOG_DIR } from '../model/log-path';
 import { Fail2banConfigMap } from './config-map';
-import { agentFiles, nodeAgentContainer, RUN_DIR } from './node-agent';
+import { KubeServiceAccount } from 'cdk8s-plus-28/lib/imports/k8s';
+import { AGENT_UID, agentFiles, banBrokerContainer, HANDOFF_DIR, NodeAgentSettings, nodeAgentContainer, RUN_DIR, TOKEN_DIR } from './node-agent';
 
 /** Pod-template annotation with the sha256 of the ConfigMap data: a new value rolls every pod. */
 export const CONFIG_HASH_ANNOTATION = 'fail2ban.cdk8s/config-sha256';
@@ -101,6 +102,8 @@ export interface Fail2banDaemonSetProps {
   readonly securityMode: SecurityMode;
   /** Timing of the liveness and readiness probes. */
   readonly probes: Required<Fail2banProbes>;
+  /** What the node agent and its broker are told. */
+  readonly nodeAgent: NodeAgentSettings;
 }
 
 /**
@@ -112,13 +115,14 @@ export class Fail2banDaemonSet extends Construct {
   public readonly container: kplus.Container;
   private readonly daemonSet: kplus.DaemonSet;
   private readonly configVolume: kplus.Volume;
-  private readonly props: Fail2banDaemonSetProps;
-  private agent?: kplus.Container;
-  private run?: kplus.Volume;
+  /** The node agent's container (agent/): features add their settings to its environment. */
+  public readonly agent: kplus.Container;
+  /** The ServiceAccount of the pods, whose token only the agent mounts: features bind their roles to it. */
+  public readonly serviceAccountName: string;
+  private readonly image: string;
 
   constructor(scope: Construct, id: string, props: Fail2banDaemonSetProps) {
     super(scope, id);
-    this.props = props;
 
     this.daemonSet = new kplus.DaemonSet(this, 'Resource', {
       metadata: { name: props.name, namespace: props.namespace, labels: props.labels },
@@ -169,6 +173,32 @@ export class Fail2banDaemonSet extends Construct {
     this.mountHostPath({ name: 'xtables-lock', hostPath: '/run/xtables.lock', containerPath: '/run/xtables.lock', type: kplus.HostPathVolumeType.FILE_OR_CREATE, readOnly: false });
     this.mountHostPath({ name: 'database', hostPath: props.databaseHostPath, containerPath: CONTAINER_DB_DIR, type: kplus.HostPathVolumeType.DIRECTORY_OR_CREATE, readOnly: false });
     this.configVolume = kplus.Volume.fromConfigMap(this, 'config', props.configMap.configMap, { name: 'config' });
+
+    this.image = props.image;
+    this.serviceAccountName = props.name;
+    new KubeServiceAccount(this, 'ServiceAccount', { metadata: { name: props.name, namespace: props.namespace, labels: props.labels }, automountServiceAccountToken: false });
+    this.patchPodSpec('serviceAccountName', props.name);
+    this.agent = this.addNodeAgent(props);
+  }
+
+  /**
+   * The node agent and its broker, with the agent's code from the ConfigMap: fail2ban's run directory (its socket) is
+   * shared with the broker only, the hand-off directory with both, the API token mounted into the agent only.
+   */
+  private addNodeAgent(props: Fail2banDaemonSetProps): kplus.Container {
+    const files = agentFiles();
+    files.forEach((file) => props.configMap.addFile(file.key, file.content));
+    const items = Object.fromEntries(files.map((file) => [file.key, { path: file.path }]));
+    const code = kplus.Volume.fromConfigMap(this, 'node-agent-code', props.configMap.configMap, { name: 'node-agent', items });
+    const run = kplus.Volume.fromEmptyDir(this, 'run', 'run', { medium: kplus.EmptyDirMedium.MEMORY });
+    const handoff = kplus.Volume.fromEmptyDir(this, 'handoff', 'handoff', { medium: kplus.EmptyDirMedium.MEMORY });
+    this.container.mount(RUN_DIR, run);
+    this.container.mount(HANDOFF_DIR, handoff);
+    const settings = { image: props.image, timeZone: props.timeZone, code, handoff, settings: props.nodeAgent };
+    this.daemonSet.addContainer(banBrokerContainer({ ...settings, run }));
+    const agent = this.daemonSet.addContainer(nodeAgentContainer(settings));
+    this.mountServiceAccountToken(agent);
+    return agent;
   }
 
   /**
@@ -189,32 +219,12 @@ export class Fail2banDaemonSet extends Construct {
     this.mountHostPath({ name: volumeNameFor('log', relative), hostPath: path.posix.join(HOST_LOG_DIR, relative), containerPath, type: kplus.HostPathVolumeType.FILE_OR_CREATE });
   }
 
-  /** The node agent's container (agent/), added with its code in the ConfigMap the first time a feature asks. */
-  public nodeAgent(): kplus.Container {
-    if (!this.agent) {
-      const files = agentFiles();
-      files.forEach((file) => this.props.configMap.addFile(file.key, file.content));
-      const items = Object.fromEntries(files.map((file) => [file.key, { path: file.path }]));
-      const code = kplus.Volume.fromConfigMap(this, 'node-agent-code', this.props.configMap.configMap, { name: 'node-agent', items });
-      this.agent = this.daemonSet.addContainer(nodeAgentContainer({ image: this.props.image, timeZone: this.props.timeZone, code, run: this.runDir() }));
-    }
-    return this.agent;
-  }
-
-  /** The memory-backed directory the fail2ban container shares with the node agent: fail2ban's socket is in it. */
-  public runDir(): kplus.Volume {
-    if (!this.run) {
-      this.run = kplus.Volume.fromEmptyDir(this, 'run', 'run', { medium: kplus.EmptyDirMedium.MEMORY });
-      this.container.mount(RUN_DIR, this.run);
-    }
-    return this.run;
-  }
-
   /**
    * Mounts a projected, pod-bound ServiceAccount token (it names the node) and the cluster CA into one container,
    * and no other: cdk8s-plus-28 has no projected volume, so the volume and the mount are added to the rendered pod.
    */
-  public mountServiceAccountToken(container: kplus.Container, directory: string, volumeName: string): void {
+  private mountServiceAccountToken(container: kplus.Container): void {
+    const volumeName = 'node-agent-token';
     const resource = ApiObject.of(this.daemonSet);
     resource.addJsonPatch(
       JsonPatch.add('/spec/template/spec/volumes/-', {
@@ -228,12 +238,33 @@ export class Fail2banDaemonSet extends Construct {
       }),
     );
     const index = this.daemonSet.containers.indexOf(container);
-    resource.addJsonPatch(JsonPatch.add(`/spec/template/spec/containers/${index}/volumeMounts/-`, { name: volumeName, mountPath: directory, readOnly: true }));
+    resource.addJsonPatch(JsonPatch.add(`/spec/template/spec/containers/${index}/volumeMounts/-`, { name: volumeName, mountPath: TOKEN_DIR, readOnly: true }));
   }
 
-  /** Runs the pods as this ServiceAccount; no container mounts its token unless it does so itself. */
-  public useServiceAccount(name: string): void {
-    this.patchPodSpec('serviceAccountName', name);
+  /**
+   * A host directory the agent keeps across pod restarts and reboots. The kubelet creates it as root; an init
+   * container whose only capability is CHOWN hands it to the agent's user.
+   */
+  public mountAgentHostDirectory(mount: { readonly name: string; readonly hostPath: string; readonly containerPath: string }): void {
+    const volume = kplus.Volume.fromHostPath(this, mount.name, mount.name, { path: mount.hostPath, type: kplus.HostPathVolumeType.DIRECTORY_OR_CREATE });
+    this.daemonSet.addInitContainer({
+      name: `own-${mount.name}`,
+      image: this.image,
+      imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+      command: ['chown', `${AGENT_UID}:${AGENT_UID}`, mount.containerPath],
+      volumeMounts: [{ path: mount.containerPath, volume }],
+      securityContext: {
+        ensureNonRoot: false,
+        user: 0,
+        privileged: false,
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { add: [kplus.Capability.CHOWN], drop: [kplus.Capability.ALL] },
+        seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
+      },
+      resources: { cpu: { request: kplus.Cpu.millis(10) }, memory: { request: Size.mebibytes(8), limit: Size.mebibytes(32) } },
+    });
+    this.agent.mount(mount.containerPath, volume);
   }
 
   /** Mounts a host path into the fail2ban container. */

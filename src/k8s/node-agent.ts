@@ -6,12 +6,25 @@ import { packagePath } from '../model/package-path';
 /** The node agent's Python package in this repository (`agent/`), without its tests. */
 export const AGENT_DIR = packagePath('agent');
 
-/** Where the agent's package is mounted; it runs as `python3 -m agent` from there. */
+/** Where the agent's package is mounted; the agent and the broker run from there (`python3 -m agent…`). */
 const AGENT_HOME = '/opt/node-agent';
 
-/** Shared by the fail2ban container and the agent (memory-backed): fail2ban's socket, the agent's status file. */
+/** fail2ban's run directory (memory-backed), with its socket: mounted in the fail2ban and broker containers only. */
 export const RUN_DIR = '/var/run/fail2ban';
-const STATUS_FILE = `${RUN_DIR}/node-agent.status`;
+
+/**
+ * The hand-off directory (memory-backed) of the fail2ban, broker and agent containers: the broker's socket, ban
+ * sharing's outbox, the agent's liveness file. fail2ban's socket is not in it.
+ */
+export const HANDOFF_DIR = '/var/run/node-agent';
+const STATUS_FILE = `${HANDOFF_DIR}/node-agent.status`;
+const BROKER_SOCKET = `${HANDOFF_DIR}/broker.sock`;
+
+/** Where the agent, and only the agent, finds its pod-bound API token and the cluster CA. */
+export const TOKEN_DIR = '/var/run/secrets/node-agent';
+
+/** The agent's user and group; the broker's socket is group-writable for this group only. */
+export const AGENT_UID = 10001;
 
 /**
  * The agent's files as ConfigMap keys (`agent.records.py`) and their paths in the mounted volume (`agent/records.py`):
@@ -25,21 +38,46 @@ export function agentFiles(): Array<{ key: string; path: string; content: string
     .map((file) => ({ key: `agent.${file}`, path: `agent/${file}`, content: fs.readFileSync(`${AGENT_DIR}/${file}`, 'utf8') }));
 }
 
-/** Props of the node agent's container. */
+/** What the agent and the broker are told about the deployment. */
+export interface NodeAgentSettings {
+  /** Namespace of the package's objects. */
+  readonly namespace: string;
+  /** API group of the package's objects. */
+  readonly group: string;
+  /** Ranges no ban may hold: the never-ban list and every jail's `ignoreIp`. */
+  readonly neverBan: readonly string[];
+  /** Jail → what the broker lets the agent do there (`get`, `ban`, `unban`). */
+  readonly brokerJails: Readonly<Record<string, readonly ('get' | 'ban' | 'unban')[]>>;
+}
+
+/** Props of the node agent's and the broker's containers. */
 export interface NodeAgentProps {
-  /** The image: fail2ban's own, which has Python and fail2ban's socket client. */
+  /** The image: fail2ban's own, which has Python and, for the broker, fail2ban's socket client. */
   readonly image: string;
   /** The hosts' time zone (fail2ban's ban lists are in local time). */
   readonly timeZone: string;
   /** The ConfigMap volume holding the agent's package, mapped to `agent/` by items. */
   readonly code: kplus.Volume;
-  /** The directory it shares with the fail2ban container. */
-  readonly run: kplus.Volume;
+  /** The hand-off directory. */
+  readonly handoff: kplus.Volume;
+  readonly settings: NodeAgentSettings;
+}
+
+const RESTRICTED = {
+  privileged: false,
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: [kplus.Capability.ALL] },
+  seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
+};
+
+function values(env: Record<string, string>): Record<string, kplus.EnvValue> {
+  return Object.fromEntries(Object.entries(env).map(([name, value]) => [name, kplus.EnvValue.fromValue(value)]));
 }
 
 /**
- * The node agent's container (agent/): the same image as fail2ban, no capabilities, a read-only root filesystem,
- * root only to reach fail2ban's socket. Features give it their settings through its environment.
+ * The node agent's container (agent/): the only one with the API token; not root, no capabilities, a read-only root
+ * filesystem, and no way to fail2ban but the broker. Features give it their settings through its environment.
  */
 export function nodeAgentContainer(props: NodeAgentProps): kplus.ContainerProps {
   return {
@@ -50,25 +88,24 @@ export function nodeAgentContainer(props: NodeAgentProps): kplus.ContainerProps 
     workingDir: AGENT_HOME,
     envVariables: {
       NODE_NAME: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.NODE_NAME),
-      TZ: kplus.EnvValue.fromValue(props.timeZone),
-      F2B_SOCKET: kplus.EnvValue.fromValue(`${RUN_DIR}/fail2ban.sock`),
-      STATUS_FILE: kplus.EnvValue.fromValue(STATUS_FILE),
-      // The code is on a read-only volume.
-      PYTHONDONTWRITEBYTECODE: kplus.EnvValue.fromValue('1'),
+      ...values({
+        TZ: props.timeZone,
+        NAMESPACE: props.settings.namespace,
+        BAN_GROUP: props.settings.group,
+        TOKEN_FILE: `${TOKEN_DIR}/token`,
+        CA_FILE: `${TOKEN_DIR}/ca.crt`,
+        BROKER_SOCKET,
+        NEVER_BAN: props.settings.neverBan.join(' '),
+        STATUS_FILE,
+        // The code is on a read-only volume.
+        PYTHONDONTWRITEBYTECODE: '1',
+      }),
     },
     volumeMounts: [
-      { path: RUN_DIR, volume: props.run },
+      { path: HANDOFF_DIR, volume: props.handoff },
       { path: AGENT_HOME, volume: props.code, readOnly: true },
     ],
-    securityContext: {
-      ensureNonRoot: false,
-      user: 0,
-      privileged: false,
-      allowPrivilegeEscalation: false,
-      readOnlyRootFilesystem: true,
-      capabilities: { drop: [kplus.Capability.ALL] },
-      seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
-    },
+    securityContext: { ...RESTRICTED, ensureNonRoot: true, user: AGENT_UID, group: AGENT_UID },
     // The agent touches its status file after every successful round with the API.
     liveness: kplus.Probe.fromCommand(['/usr/bin/python3', '-c', `import os,sys,time; sys.exit(time.time() - os.path.getmtime('${STATUS_FILE}') > 300)`], {
       initialDelaySeconds: Duration.seconds(60),
@@ -76,5 +113,35 @@ export function nodeAgentContainer(props: NodeAgentProps): kplus.ContainerProps 
       timeoutSeconds: Duration.seconds(10),
     }),
     resources: { cpu: { request: kplus.Cpu.millis(10) }, memory: { request: Size.mebibytes(32), limit: Size.mebibytes(128) } },
+  };
+}
+
+/**
+ * The broker's container (agent/broker.py): the only holder of fail2ban's socket besides fail2ban, which answers
+ * the agent's four commands (list, ban, unban, list with times) for the jails and operations it allows, re-checking
+ * every address. Root to reach fail2ban's socket, but no capability, no token and no other mount; its socket is
+ * writable for the agent's group only.
+ */
+export function banBrokerContainer(props: NodeAgentProps & { readonly run: kplus.Volume }): kplus.ContainerProps {
+  return {
+    name: 'ban-broker',
+    image: props.image,
+    imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+    command: ['/usr/bin/python3', '-m', 'agent.broker'],
+    workingDir: AGENT_HOME,
+    envVariables: values({
+      F2B_SOCKET: `${RUN_DIR}/fail2ban.sock`,
+      BROKER_SOCKET,
+      BROKER_JAILS: JSON.stringify(props.settings.brokerJails),
+      NEVER_BAN: props.settings.neverBan.join(' '),
+      PYTHONDONTWRITEBYTECODE: '1',
+    }),
+    volumeMounts: [
+      { path: RUN_DIR, volume: props.run },
+      { path: HANDOFF_DIR, volume: props.handoff },
+      { path: AGENT_HOME, volume: props.code, readOnly: true },
+    ],
+    securityContext: { ...RESTRICTED, ensureNonRoot: false, user: 0, group: AGENT_UID },
+    resources: { cpu: { request: kplus.Cpu.millis(5) }, memory: { request: Size.mebibytes(16), limit: Size.mebibytes(64) } },
   };
 }

@@ -56,6 +56,15 @@ export function timeSpanSeconds(span: TimeSpan): number | undefined {
   return typeof span === 'string' ? parseFail2banDuration(span) : span.toSeconds({ integral: false });
 }
 
+/** fail2ban's bantime when neither a jail nor `[DEFAULT]` sets one. */
+export const FAIL2BAN_DEFAULT_BANTIME_SECONDS = 600;
+
+/** Seconds of a jail's ban time (`[DEFAULT]`'s when the jail sets none, else fail2ban's own); -1 when permanent. */
+export function jailBanTimeSeconds(banTime: BanTime | undefined): number {
+  const seconds = banTime === undefined ? FAIL2BAN_DEFAULT_BANTIME_SECONDS : banTimeSeconds(banTime) ?? FAIL2BAN_DEFAULT_BANTIME_SECONDS;
+  return Number.isFinite(seconds) ? seconds : -1;
+}
+
 /** Seconds of a ban; `Infinity` for a permanent one, `undefined` when fail2ban could not read it. */
 export function banTimeSeconds(banTime: BanTime): number | undefined {
   return banTime === 'permanent' ? Infinity : timeSpanSeconds(banTime);

@@ -20,6 +20,14 @@ export type BanScope = 'host' | 'host-and-forwarded';
 /** What a jail name may be: a `jail.local` section and part of nftables set names. */
 export const JAIL_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/;
 
+/** Section names of fail2ban's own: no jail may take them. */
+export const RESERVED_SECTIONS = ['DEFAULT', 'INCLUDES', 'KNOWN', 'Definition', 'Init'];
+
+/** A name fail2ban takes as a jail: a jail.local section and nftables set name. */
+export function isJailName(name: string): boolean {
+  return JAIL_NAME.test(name) && !RESERVED_SECTIONS.includes(name);
+}
+
 /** Settings that `[DEFAULT]` and every jail share; a jail's value overrides the default's. */
 export interface JailSettings {
   /** Failures within `findTime` that trigger a ban. @default fail2ban's own (5) */

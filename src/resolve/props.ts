@@ -59,6 +59,8 @@ export interface Fail2banProps {
   readonly cluster?: ClusterAddresses;
   /** `net-admin` (NET_ADMIN alone) or `privileged` (the replaced deployment's privileged containers in the host PID namespace, for actions beyond nftables; see README). @default 'net-admin' */
   readonly securityMode?: SecurityMode;
+  /** API group of the package's objects: operator bans, node reports, ban sharing's records. @default 'fail2ban.homelab.internal' */
+  readonly apiGroup?: string;
   /** Cluster-wide ban sharing: a ban on one node is applied on every node (needs Kubernetes ≥ 1.31). @default off */
   readonly banSharing?: BanSharingOptions;
 }

@@ -1,7 +1,9 @@
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { enabledFeatures } from '../features/enabled';
-import { Fail2banFeature, ResolvedCore } from '../features/feature';
+import { Fail2banFeature, JailLocalAdditions, ResolvedCore } from '../features/feature';
+import { NodeAgentSettings } from '../k8s/node-agent';
+import { ipFamily } from '../model/ip';
 import { Fail2banProbes, HostPathMount, SecurityMode } from '../k8s/daemon-set';
 import { recommendedLabels, selectorLabels } from '../k8s/labels';
 import { clusterRanges } from '../model/cluster';
@@ -16,6 +18,7 @@ import { Fail2banProps, LogLevel } from './props';
 export const DEFAULTS = {
   namespace: 'fail2ban',
   name: 'fail2ban',
+  apiGroup: 'fail2ban.homelab.internal',
   image: 'crazymax/fail2ban:1.0.2',
   timeZone: 'UTC',
   logLevel: 'INFO' as LogLevel,
@@ -90,6 +93,7 @@ export function resolveFail2ban(props: Fail2banProps): ResolvedFail2ban {
   const probes = DEFAULTS.probes();
   return {
     namespace: props.namespace ?? DEFAULTS.namespace,
+    apiGroup: props.apiGroup ?? DEFAULTS.apiGroup,
     name,
     image,
     timeZone: props.timeZone ?? DEFAULTS.timeZone,
@@ -114,5 +118,25 @@ export function resolveFail2ban(props: Fail2banProps): ResolvedFail2ban {
     allowHostnamesInIgnoreIp: props.allowHostnamesInIgnoreIp ?? false,
     banManager: props.banManager && banManagerOf(resolveGithubWorkflow(props.banManager.github)),
     features: enabledFeatures(props),
+  };
+}
+
+/**
+ * What the node agent and its broker are told: the broker may list and unban in the configured jails, and ban only
+ * in the jails features add (mirrors, operator jails), whose bans the agent holds; never an address of `neverBan`,
+ * which is every jail's `ignoreIp` (a host name in it, allowed by an opt-in, cannot be checked there).
+ */
+export function nodeAgentSettings(config: ResolvedFail2ban, additions: readonly JailLocalAdditions[]): NodeAgentSettings {
+  const enabled = config.jails.filter((jail) => jail.enabled ?? true);
+  const held = additions.flatMap((addition) => addition.jails ?? []);
+  const ranges = union(config.neverBan, ...enabled.map((jail) => jail.ignoreIp)).filter((entry) => ipFamily(entry.split('/')[0]) !== 0);
+  return {
+    namespace: config.namespace,
+    group: config.apiGroup,
+    neverBan: ranges,
+    brokerJails: Object.fromEntries([
+      ...enabled.map((jail) => [jail.name, ['get', 'unban']] as const),
+      ...held.map((jail) => [jail.name, ['get', 'ban', 'unban']] as const),
+    ]),
   };
 }

@@ -5,7 +5,7 @@ import { ipFamily } from '../model/ip';
 import { checkFilterFile } from './filter-check';
 import { HostPathMount } from '../k8s/daemon-set';
 import { PLACEHOLDER_REPOSITORY } from '../model/github-actions';
-import { JAIL_NAME, JailProps, JailSettings } from '../model/jail';
+import { isJailName, JailProps, JailSettings, RESERVED_SECTIONS } from '../model/jail';
 import { neverBannable } from '../model/never-ban';
 import { parseReference } from '../model/reference';
 import { ResolvedFail2ban } from '../resolve/resolve';
@@ -14,7 +14,6 @@ import { STOCK_ACTIONS, STOCK_FILTERS } from './stock';
 import { didYouMean } from '../model/suggest';
 
 const CONFIG_MAP_KEY = /^[-._a-zA-Z0-9]+$/;
-const RESERVED_SECTIONS = ['DEFAULT', 'INCLUDES', 'KNOWN', 'Definition', 'Init'];
 const FILE_BACKENDS = ['auto', 'pyinotify', 'polling'];
 const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 const PORT_NAME = /^[a-z][a-z0-9-]*$/i;
@@ -188,7 +187,7 @@ function checkSettings(where: string, settings: JailSettings, config: ResolvedFa
 function checkJail(jail: JailProps, config: ResolvedFail2ban): string[] {
   const where = `jail "${jail.name}"`;
   const problems = checkSettings(where, jail, config);
-  if (!JAIL_NAME.test(jail.name) || RESERVED_SECTIONS.includes(jail.name)) {
+  if (!isJailName(jail.name)) {
     problems.push(`${where}: the name is not usable as a fail2ban jail (a jail.local section and nftables set name). Fix: use 1-32 letters, digits, '-' or '_', starting with a letter or digit, and not ${RESERVED_SECTIONS.join('/')}.`);
   }
   problems.push(...checkLogPath(where, jail.logPath, config.hostPathMounts));

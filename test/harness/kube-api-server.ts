@@ -2,12 +2,13 @@
 // same stand-in as the TypeScript labs use. Started by scripts/kube-api-standin.js with its options as JSON in
 // argv[2]; prints `{"url": …, "control": …}` on one line, then serves the API on `url` and, on `control`, what a
 // test reads and changes directly:
-//   GET /requests, GET /objects, POST /inject (a record, stored unchecked), POST /expire ({"remove": [names]}),
+//   GET /requests, GET /objects (the Ban records; ?resource=operatorbans or fail2bannodes: those), POST /inject (an
+//   object, stored unchecked in the collection of its kind), POST /expire ({"remove": [names], "resource": "bans"}),
 //   POST /expired-as-status ({"on": true}), POST /reset (empty again, for the next test).
 // It exits when its standard input closes, so that it never outlives the test that started it.
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
-import { FakeKubeApi, FakeKubeApiOptions } from './fake-kube-api';
+import { FakeKubeApi, FakeKubeApiOptions, Resource } from './fake-kube-api';
 
 async function main(): Promise<void> {
   const api = await FakeKubeApi.start(JSON.parse(process.argv[2]) as FakeKubeApiOptions);
@@ -20,15 +21,16 @@ async function main(): Promise<void> {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify(value ?? null));
       };
-      switch (`${req.method} ${req.url}`) {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      switch (`${req.method} ${url.pathname}`) {
         case 'GET /requests':
           return answer(api.requests.filter((r) => !r.fromTest));
         case 'GET /objects':
-          return answer(Object.fromEntries(api.objects));
+          return answer(Object.fromEntries(api.objectsOf((url.searchParams.get('resource') ?? 'bans') as Resource)));
         case 'POST /inject':
           return answer(api.inject(input));
         case 'POST /expire':
-          return answer(api.expire(input.remove ?? []));
+          return answer(api.expire(input.remove ?? [], input.resource ?? 'bans'));
         case 'POST /reset':
           return answer(api.reset());
         case 'POST /expired-as-status':

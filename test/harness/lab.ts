@@ -87,8 +87,10 @@ export class Fail2banLab {
   public readonly dir: string;
   public readonly netns: string;
   public readonly socket: string;
-  /** What the pod shares at /var/run/fail2ban: fail2ban's socket, the ban-sharing outbox. */
+  /** What the pod has at /var/run/fail2ban: fail2ban's socket. */
   public readonly runDir: string;
+  /** What the pod shares at /var/run/node-agent: the ban-sharing outbox, the broker's socket. */
+  public readonly handoffDir: string;
   public readonly logDir: string;
   private readonly confDir: string;
   private readonly env: Record<string, string>;
@@ -104,6 +106,8 @@ export class Fail2banLab {
     this.runDir = path.join(this.dir, 'run');
     this.socket = path.join(this.runDir, 'fail2ban.sock');
     fs.mkdirSync(this.runDir);
+    this.handoffDir = path.join(this.dir, 'handoff');
+    fs.mkdirSync(this.handoffDir, { mode: 0o777 });
     this.env = config.env;
     this.capabilities = options.capabilities;
 
@@ -215,10 +219,10 @@ export class Fail2banLab {
     const dropCaps = caps ? `setpriv --no-new-privs --bounding-set=${caps} --inh-caps=-all --ambient-caps=-all ` : '';
     const script = [
       'mount -t tmpfs lab /var/log && mkdir /var/log/host && mount --bind "$1" /var/log/host',
-      'mount -t tmpfs lab /run && mkdir /run/fail2ban && mount --bind "$3" /run/fail2ban',
+      'mount -t tmpfs lab /run && mkdir /run/fail2ban /run/node-agent && mount --bind "$3" /run/fail2ban && mount --bind "$4" /run/node-agent',
       `exec ${dropCaps}fail2ban-server -f -x -c "$2" start`,
     ].join(' && ');
-    const args = ['netns', 'exec', this.netns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', this.logDir, this.confDir, this.runDir];
+    const args = ['netns', 'exec', this.netns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', this.logDir, this.confDir, this.runDir, this.handoffDir];
     const server = spawn('ip', args, {
       env: { PATH: process.env.PATH, TZ: this.env.TZ ?? 'UTC' },
       stdio: ['ignore', 'ignore', 'pipe'],

@@ -3,9 +3,11 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Fail2banProps } from '../../src/resolve/props';
 import { FIXTURE_SSHD } from '../fixture';
 import { FakeKubeApi } from './fake-kube-api';
 import { Fail2banLab, SynthesizedConfig, sshdFailedPassword, synthesize, syslogTime } from './lab';
+import { TestCertificate, testCertificate } from './tls';
 import { waitFor } from './wait';
 
 /** The lab's nodes, named like a small k3s cluster's. */
@@ -15,9 +17,12 @@ export type NodeName = (typeof NODE_NAMES)[number];
 /** The ServiceAccount the agents' tokens belong to. */
 export const SERVICE_ACCOUNT = 'system:serviceaccount:fail2ban:fail2ban';
 
-/** The test fixture with ban sharing of sshd; the cluster block (never banned) is 192.0.2.240/28. */
+/** The lab's changes to the test fixture: ban sharing of sshd; the cluster block (never banned) is 192.0.2.240/28. */
+export const SHARING_PROPS: Partial<Fail2banProps> = { cluster: { nodeAddresses: ['192.0.2.240/28'] }, banSharing: { kubernetesVersion: '1.31', jails: ['sshd'] } };
+
+/** The test fixture with {@link SHARING_PROPS}, synthesized. */
 export function sharingConfig(): SynthesizedConfig {
-  return synthesize({ cluster: { nodeAddresses: ['192.0.2.240/28'] }, banSharing: { kubernetesVersion: '1.31', jails: ['sshd'] } });
+  return synthesize(SHARING_PROPS);
 }
 
 /** A change of the nftables ruleset, as `nft monitor` reported it, with when the lab saw it. */
@@ -34,6 +39,7 @@ export class SharingNode {
   /** What `nft monitor` reported in this node's namespace (add/delete element lines), in order. */
   readonly nftEvents: NftEvent[] = [];
   private agent?: ChildProcess;
+  private broker?: ChildProcess;
   private monitor?: ChildProcess;
   private output = '';
   private readonly tokenFile: string;
@@ -43,6 +49,7 @@ export class SharingNode {
 
   /**
    * @param env the `node-agent` container's environment from the DaemonSet
+   * @param brokerEnv the `ban-broker` container's environment from the DaemonSet
    * @param agentHome the folder holding the agent's package from the ConfigMap (`agent/…`), as the pod mounts it
    */
   constructor(
@@ -50,19 +57,26 @@ export class SharingNode {
     readonly token: string,
     private readonly dir: string,
     private readonly env: Record<string, string>,
+    private readonly brokerEnv: Record<string, string>,
     private readonly agentHome: string,
     private readonly apiUrl: string,
+    ca: string,
   ) {
     fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'ca.crt'), ca);
     this.tokenFile = path.join(dir, 'token');
     this.statusFile = path.join(dir, 'ban-sharing.status');
     this.stateFile = path.join(dir, 'ban-sharing-state.json');
     fs.writeFileSync(this.tokenFile, `${token}\n`, { mode: 0o600 });
   }
 
-  /** The synthesized environment with what differs in the lab: node, API, token, socket, outbox, status and state files. */
+  /** The broker's socket: in the node's directory, as in the pod's hand-off directory. */
+  get brokerSocket(): string {
+    return path.join(this.dir, 'broker.sock');
+  }
+
+  /** The synthesized environment with what differs in the lab: node, API, token, broker, outbox, status and state files. */
   agentEnv(): Record<string, string> {
-    const lab = this.server;
     return {
       PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
       ...this.env,
@@ -70,11 +84,26 @@ export class SharingNode {
       KUBERNETES_API: this.apiUrl,
       TOKEN_FILE: this.tokenFile,
       CA_FILE: path.join(this.dir, 'ca.crt'),
-      F2B_SOCKET: lab.socket,
-      OUTBOX: path.join(lab.runDir, 'outbox'),
+      BROKER_SOCKET: this.brokerSocket,
       STATUS_FILE: this.statusFile,
-      STATE_FILE: this.stateFile,
+      // Ban sharing's, when it is on.
+      ...(this.env.OUTBOX && { OUTBOX: path.join(this.server.handoffDir, 'outbox') }),
+      ...(this.env.STATE_FILE && { STATE_FILE: this.stateFile }),
     };
+  }
+
+  /** Starts the broker (once) as the pod runs it, between the agent and this node's fail2ban socket. */
+  async startBroker(): Promise<void> {
+    if (this.broker && this.broker.exitCode === null && this.broker.signalCode === null) return;
+    fs.rmSync(this.brokerSocket, { force: true });
+    const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', ...this.brokerEnv, F2B_SOCKET: this.server.socket, BROKER_SOCKET: this.brokerSocket };
+    const broker = spawn('/usr/bin/python3', ['-m', 'agent.broker'], { cwd: this.agentHome, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.broker = broker;
+    for (const stream of [broker.stdout!, broker.stderr!]) stream.on('data', (chunk) => this.record(`broker: ${String(chunk).trimEnd()}`));
+    await waitFor(`${this.name}'s broker to listen`, () => {
+      if (broker.exitCode !== null || broker.signalCode !== null) throw new Error(`${this.name}'s broker exited:\n${this.output}`);
+      return fs.existsSync(this.brokerSocket);
+    });
   }
 
   get server(): Fail2banLab {
@@ -97,6 +126,7 @@ export class SharingNode {
 
   /** Starts the agent and waits until it has listed the records (it touches its status file then); its state file stays. */
   async startAgent(): Promise<void> {
+    await this.startBroker();
     fs.rmSync(this.statusFile, { force: true });
     // As the pod runs it: `python3 -m agent` in the folder the ConfigMap's items are mounted in.
     const agent = spawn('/usr/bin/python3', ['-m', 'agent'], { cwd: this.agentHome, env: this.agentEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -164,7 +194,7 @@ export class SharingNode {
 
   /** Kills what runs (agent, monitor, fail2ban-server) and removes the namespace; safe at any point. */
   destroy(): void {
-    for (const child of [this.agent, this.monitor]) {
+    for (const child of [this.agent, this.broker, this.monitor]) {
       if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
     this.lab?.destroy();
@@ -189,9 +219,13 @@ export class SharingLab {
   }
 
   api?: FakeKubeApi;
+  /** The API's certificate, which each agent trusts as its cluster CA. */
+  private certificate?: TestCertificate;
   readonly nodes: SharingNode[] = [];
   /** Not bound to a node: an administrator's token. */
   readonly adminToken = randomBytes(16).toString('hex');
+  /** The "Manage Fail2ban" workflow's token: operator bans and the nodes' reports, nothing else. */
+  readonly managerToken = randomBytes(16).toString('hex');
   readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ban-sharing-lab-'));
 
   private constructor() {}
@@ -205,6 +239,21 @@ export class SharingLab {
     return this.api;
   }
 
+  /** A kubeconfig for kubectl that reaches the stand-in API as the ban manager. */
+  managerKubeconfig(): string {
+    const file = path.join(this.dir, 'kubeconfig');
+    const config = {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'lab', cluster: { server: this.kube.url, 'certificate-authority': this.certificate!.certFile } }],
+      users: [{ name: 'ban-manager', user: { token: this.managerToken } }],
+      contexts: [{ name: 'lab', context: { cluster: 'lab', user: 'ban-manager' } }],
+      'current-context': 'lab',
+    };
+    fs.writeFileSync(file, JSON.stringify(config), { mode: 0o600 });
+    return file;
+  }
+
   /** The agents' logs, each line prefixed with its node, for failure messages. */
   logs(): string {
     return this.nodes.map((n) => n.agentLog().replace(/^/gm, `${n.name}: `)).join('\n');
@@ -212,12 +261,15 @@ export class SharingLab {
 
   private async startAll(config: SynthesizedConfig): Promise<void> {
     const pod = config.daemonSet.spec.template.spec;
-    const container = pod.containers.find((c: any) => c.name === 'node-agent');
-    if (!container) throw new Error('the DaemonSet has no node-agent container');
-    const env: Record<string, string> = Object.fromEntries(container.env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]));
-    // The lab moves these files to each node's directory; the synthesized container must have them.
-    for (const name of ['STATUS_FILE', 'STATE_FILE']) {
-      if (!env[name]) throw new Error(`the node-agent container has no ${name} in its environment`);
+    const envOf = (name: string): Record<string, string> => {
+      const container = pod.containers.find((c: any) => c.name === name);
+      if (!container) throw new Error(`the DaemonSet has no ${name} container`);
+      return Object.fromEntries(container.env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]));
+    };
+    const [env, brokerEnv] = [envOf('node-agent'), envOf('ban-broker')];
+    // The lab moves these files to each node's directory; the synthesized containers must have them.
+    for (const [name, value] of Object.entries({ STATUS_FILE: env.STATUS_FILE, BROKER_SOCKET: env.BROKER_SOCKET, 'BROKER_SOCKET of the broker': brokerEnv.BROKER_SOCKET })) {
+      if (!value) throw new Error(`the pod's containers have no ${name} in their environment`);
     }
     // The ConfigMap's items, laid out where the agent's volume mounts them.
     const agentHome = path.join(this.dir, 'node-agent');
@@ -227,16 +279,19 @@ export class SharingLab {
     }
 
     const tokens = Object.fromEntries(NODE_NAMES.map((name) => [name, randomBytes(16).toString('hex')]));
+    this.certificate = testCertificate(this.dir);
     this.api = await FakeKubeApi.start({
+      tls: { cert: this.certificate.cert, key: this.certificate.key },
       group: env.BAN_GROUP,
       namespace: env.NAMESPACE,
       tokens: {
         [this.adminToken]: { username: 'kubernetes-admin', admin: true },
+        [this.managerToken]: { username: 'ban-manager', banManager: true },
         ...Object.fromEntries(NODE_NAMES.map((name) => [tokens[name], { username: SERVICE_ACCOUNT, node: name }])),
       },
     });
     for (const name of NODE_NAMES) {
-      this.nodes.push(new SharingNode(name, tokens[name], path.join(this.dir, name), env, agentHome, this.api.url));
+      this.nodes.push(new SharingNode(name, tokens[name], path.join(this.dir, name), env, brokerEnv, agentHome, this.api.url, this.certificate.cert));
     }
     // The three fail2ban-servers start at once; every start is awaited before a failure is thrown, so that
     // destroy() finds each lab that did start.

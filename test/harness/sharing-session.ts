@@ -10,7 +10,7 @@ import { NodeName, SharingLab, SharingNode } from './sharing-lab';
 // checks what happened (with node:assert, so that the benchmark can run it too) and returns how long it took: the
 // tests assert no duration, the benchmark prints them.
 
-const TOOLS = ['fail2ban-server', 'fail2ban-client', 'nft', 'ip', 'unshare'];
+const TOOLS = ['fail2ban-server', 'fail2ban-client', 'nft', 'ip', 'unshare', 'openssl'];
 export const JAIL = 'sshd';
 export const MIRROR = 'sshd-cluster';
 

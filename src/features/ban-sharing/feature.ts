@@ -4,10 +4,9 @@ import { JAIL_NAME, JailProps } from '../../model/jail';
 import { didYouMean } from '../../model/suggest';
 import { BanLedger } from './ledger';
 import { mirrorBanTimeSeconds, mirrorJail } from './mirrors';
-import { BanSharingOptions, DEFAULT_BAN_GROUP, MIN_KUBERNETES_VERSION, mirrorJailName, parseKubernetesVersion, resolveBanSharing } from './options';
-import { banRecordName } from './record';
+import { BanSharingOptions, MIN_KUBERNETES_VERSION, mirrorJailName, parseKubernetesVersion, resolveBanSharing } from './options';
 import { PUBLISH_ACTION, PUBLISH_ACTION_KEY, publishAction } from './publish-action';
-import { sharingEnvironment, STATE_DIR, STATE_HOST_DIR, TOKEN_DIR } from './agent-settings';
+import { sharingEnvironment, STATE_DIR, STATE_HOST_DIR } from './agent-settings';
 
 /** Problems of the sharing settings against the resolved jails and cluster block. */
 function validateSharing(sharing: BanSharingOptions, config: ResolvedCore): string[] {
@@ -25,18 +24,11 @@ function validateSharing(sharing: BanSharingOptions, config: ResolvedCore): stri
   }
   const enabled = new Set(config.jails.filter((jail) => jail.enabled ?? true).map((jail) => jail.name));
   for (const jail of sharing.jails) {
-    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(jail)) {
-      problems.push(`banSharing: jail "${jail}" cannot be shared: its name starts the ledger records' names, which must be lowercase letters, digits and '-'. Fix: rename the jail, e.g. "${jail.toLowerCase().replace(/[^a-z0-9-]/g, '-')}".`);
-    }
     if (!enabled.has(jail)) {
       problems.push(`banSharing: jail "${jail}" is not an enabled jail.${didYouMean(jail, [...enabled])} Fix: share only enabled jails.`);
     } else if (enabled.has(mirrorJailName(jail)) || !JAIL_NAME.test(mirrorJailName(jail))) {
       problems.push(`banSharing: jail "${jail}" cannot get its mirror jail "${mirrorJailName(jail)}" (taken, or longer than 32 characters). Fix: rename the jail.`);
     }
-  }
-  const { group } = resolveBanSharing(sharing);
-  if (!/^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/.test(group)) {
-    problems.push(`banSharing: group "${group}" is not a DNS subdomain with a dot. Fix: use e.g. '${DEFAULT_BAN_GROUP}'.`);
   }
   for (const [key, value, example] of [['rateLimitPerMinute', sharing.rateLimitPerMinute, 60], ['maxRecordsPerNode', sharing.maxRecordsPerNode, 5000], ['maxRecords', sharing.maxRecords, 20000]] as const) {
     if (value !== undefined && !(Number.isInteger(value) && value >= 1)) {
@@ -60,28 +52,18 @@ export function banSharingFeature(options: BanSharingOptions): Fail2banFeature {
       actions: Object.fromEntries(shared(config).map((jail) => [jail.name, [PUBLISH_ACTION]])),
       jails: shared(config).map((jail) => mirrorJail(jail, config.defaults)),
     }),
-    build: ({ scope, daemonSet, configMap, banManager }, config) => {
-      const serviceAccountName = config.name;
-      new BanLedger(scope, 'BanLedger', { namespace: config.namespace, serviceAccountName, group: sharing.group, labels: config.labels, maxRecords: sharing.maxRecords });
-      daemonSet.useServiceAccount(serviceAccountName);
+    build: ({ scope, daemonSet, configMap }, config) => {
+      new BanLedger(scope, 'BanLedger', { namespace: config.namespace, serviceAccountName: daemonSet.serviceAccountName, group: config.apiGroup, labels: config.labels, maxRecords: sharing.maxRecords });
       configMap.addFile(PUBLISH_ACTION_KEY, publishAction());
       daemonSet.mountConfigFile(PUBLISH_ACTION_KEY, `/data/action.d/${PUBLISH_ACTION_KEY}`);
-      const agent = daemonSet.nodeAgent();
       const environment = sharingEnvironment({
-        namespace: config.namespace,
-        group: sharing.group,
         sharedJails: Object.fromEntries(shared(config).map((jail) => [jail.name, { mirror: sharing.mirrors[jail.name], maxBanTime: mirrorBanTimeSeconds(jail, config.defaults) }])),
-        // A shared jail's own ignoreIp too: a record must not ban on another node what its jail would never ban.
-        neverBan: [...new Set([...config.neverBan, ...shared(config).flatMap((jail) => jail.ignoreIp ?? [])])],
         rateLimitPerMinute: sharing.rateLimitPerMinute,
         maxRecordsPerNode: sharing.maxRecordsPerNode,
       });
-      for (const [name, value] of Object.entries(environment)) agent.env.addVariable(name, kplus.EnvValue.fromValue(value));
-      agent.mount(STATE_DIR, kplus.Volume.fromHostPath(scope, 'BanSharingState', 'ban-sharing-state', { path: STATE_HOST_DIR, type: kplus.HostPathVolumeType.DIRECTORY_OR_CREATE }));
-      daemonSet.mountServiceAccountToken(agent, TOKEN_DIR, 'ban-sharing-token');
-      // Unbanning a shared ban with `npm run bans` deletes its record, so that no node applies it again.
-      banManager?.addRule({ apiGroups: [sharing.group], resources: ['bans'], verbs: ['delete'] });
+      for (const [name, value] of Object.entries(environment)) daemonSet.agent.env.addVariable(name, kplus.EnvValue.fromValue(value));
+      daemonSet.mountAgentHostDirectory({ name: 'ban-sharing-state', hostPath: STATE_HOST_DIR, containerPath: STATE_DIR });
     },
-    bans: () => ({ mirrors: sharing.mirrors, ledger: { group: sharing.group, recordName: banRecordName } }),
+    bans: () => ({ mirrors: sharing.mirrors }),
   };
 }

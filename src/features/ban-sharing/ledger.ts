@@ -1,9 +1,10 @@
 import { ApiObject } from 'cdk8s';
-import { KubeResourceQuota, KubeRole, KubeRoleBinding, KubeServiceAccount, Quantity } from 'cdk8s-plus-28/lib/imports/k8s';
+import { KubeResourceQuota, KubeRole, KubeRoleBinding, Quantity } from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { celString } from '../../model/cel';
 import { ALWAYS_NEVER_BAN } from '../../model/never-ban';
 import { BAN_RECORD, banRecordNameRule } from './record';
+import { NODE_POLICY_VARIABLE, nodeAgentMatchCondition } from '../../k8s/node-identity';
 
 /** Props of {@link BanLedger}. */
 export interface BanLedgerProps {
@@ -19,9 +20,6 @@ export interface BanLedgerProps {
   readonly maxRecords: number;
 }
 
-/** The node name Kubernetes (≥ 1.30, on by default) puts into a pod-bound ServiceAccount token. */
-const NODE_NAME_EXTRA = 'authentication.kubernetes.io/node-name';
-
 /** When a ban ends, as a CEL expression over a `Ban` object; permanent bans are handled before it is used. */
 function endOf(object: string): string {
   return `timestamp(${object}.spec.bannedAt) + duration(string(${object}.spec.banTime) + 's')`;
@@ -33,14 +31,6 @@ export const BAN_RECORD_RULES = {
   neverBan: `![${ALWAYS_NEVER_BAN.map((entry) => celString(entry.range)).join(', ')}].exists(r, cidr(r).containsIP(self.ip))`,
   name: banRecordNameRule(),
 };
-
-/** The policy's variable `node`: the node name in the request's token, or "" when it carries none. */
-export const BAN_POLICY_NODE_VARIABLE = `'${NODE_NAME_EXTRA}' in request.userInfo.extra && size(request.userInfo.extra['${NODE_NAME_EXTRA}']) > 0 ? request.userInfo.extra['${NODE_NAME_EXTRA}'][0] : ""`;
-
-/** The policy's match condition: requests of the fail2ban pods' ServiceAccount, never an administrator's. */
-export function banPolicyMatchCondition(namespace: string, serviceAccountName: string): string {
-  return `request.userInfo.username == 'system:serviceaccount:${namespace}:${serviceAccountName}'`;
-}
 
 /** The admission policy's rules, as CEL, for requests of the fail2ban ServiceAccount only. */
 export const BAN_POLICY_VALIDATIONS = [
@@ -63,7 +53,7 @@ export const BAN_POLICY_VALIDATIONS = [
 ];
 
 /**
- * The ledger of shared bans: the `Ban` CRD, the fail2ban ServiceAccount with access to `bans` only, and an admission
+ * The ledger of shared bans: the `Ban` CRD, the fail2ban ServiceAccount's access to `bans`, and an admission
  * policy that binds every write of that ServiceAccount to the node in its token.
  */
 export class BanLedger extends Construct {
@@ -72,7 +62,6 @@ export class BanLedger extends Construct {
     const { namespace, group, labels } = props;
     const name = props.serviceAccountName;
 
-    new KubeServiceAccount(this, 'ServiceAccount', { metadata: { name, namespace, labels }, automountServiceAccountToken: false });
     new KubeRole(this, 'Role', {
       metadata: { name: `${name}-bans`, namespace, labels },
       rules: [{ apiGroups: [group], resources: ['bans'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] }],
@@ -143,8 +132,8 @@ export class BanLedger extends Construct {
           resourceRules: [{ apiGroups: [group], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: ['bans'] }],
         },
         // Administrators are not matched: `kubectl delete ban` stays a cluster-wide unban.
-        matchConditions: [{ name: 'fail2ban-pods-only', expression: banPolicyMatchCondition(namespace, name) }],
-        variables: [{ name: 'node', expression: BAN_POLICY_NODE_VARIABLE }],
+        matchConditions: [{ name: 'fail2ban-pods-only', expression: nodeAgentMatchCondition(namespace, name) }],
+        variables: [{ name: 'node', expression: NODE_POLICY_VARIABLE }],
         validations: BAN_POLICY_VALIDATIONS,
       },
     });

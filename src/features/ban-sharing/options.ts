@@ -4,8 +4,6 @@ export interface BanSharingOptions {
   readonly kubernetesVersion: string;
   /** Jails whose bans every node applies; each gets a mirror jail `<name>-cluster`. */
   readonly jails: string[];
-  /** API group of the `Ban` records. @default 'fail2ban.homelab.internal' */
-  readonly group?: string;
   /** Records applied per origin node per minute, at most: a runaway filter cannot flood every node. @default 60 */
   readonly rateLimitPerMinute?: number;
   /** Active records of one origin node that a node applies, at most: a node that floods the ledger gets no more. @default 5000 */
@@ -14,15 +12,12 @@ export interface BanSharingOptions {
   readonly maxRecords?: number;
 }
 
-export const DEFAULT_BAN_GROUP = 'fail2ban.homelab.internal';
 export const DEFAULT_RATE_LIMIT_PER_MINUTE = 60;
 export const DEFAULT_MAX_RECORDS_PER_NODE = 5000;
 export const DEFAULT_MAX_RECORDS = 20_000;
 
 /** {@link BanSharingOptions} with the defaults filled in: what the manifests and the ban CLI use. */
 export interface ResolvedBanSharing {
-  /** API group of the `Ban` records. */
-  readonly group: string;
   /** Records applied per origin node per minute, at most. */
   readonly rateLimitPerMinute: number;
   /** Active records of one origin node applied, at most. */
@@ -44,7 +39,6 @@ export function mirrorJailName(jail: string): string {
 /** The options with their defaults. */
 export function resolveBanSharing(options: BanSharingOptions): ResolvedBanSharing {
   return {
-    group: options.group ?? DEFAULT_BAN_GROUP,
     rateLimitPerMinute: options.rateLimitPerMinute ?? DEFAULT_RATE_LIMIT_PER_MINUTE,
     maxRecordsPerNode: options.maxRecordsPerNode ?? DEFAULT_MAX_RECORDS_PER_NODE,
     maxRecords: options.maxRecords ?? DEFAULT_MAX_RECORDS,

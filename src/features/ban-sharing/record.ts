@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { packagePath } from '../../model/package-path';
 import { celString } from '../../model/cel';
+import { addressObjectName, addressObjectNameCel } from '../../model/address-name';
 
 /** The ledger's Ban record as `agent/ban_record.json` writes it down once, for the TypeScript, the CEL and the agent. */
 interface BanRecordContract {
@@ -26,17 +27,10 @@ export const BAN_RECORD: BanRecordContract = JSON.parse(fs.readFileSync(BAN_RECO
  * `<jail>.v6-<canonical address, ':' → '-'>.<node>`. Each node that bans an address has a record of its own.
  */
 export function banRecordName(jail: string, canonicalAddress: string, node: string): string {
-  const rule = BAN_RECORD.name;
-  const closed = rule.addressSeparators.some((separator) => canonicalAddress.endsWith(separator)) ? canonicalAddress + rule.closing : canonicalAddress;
-  const suffix = rule.addressSeparators.reduce((address, separator) => address.split(separator).join(rule.replacement), closed);
-  return `${jail}${rule.jailSeparator}${rule.familyPrefix[canonicalAddress.includes(':') ? '6' : '4']}${suffix}${rule.originSeparator}${node}`;
+  return `${addressObjectName(jail, canonicalAddress)}${BAN_RECORD.name.originSeparator}${node}`;
 }
 
 /** The name rule as the CRD's CEL validation, generated from the contract. */
 export function banRecordNameRule(): string {
-  const rule = BAN_RECORD.name;
-  const endsInSeparator = rule.addressSeparators.map((separator) => `self.spec.ip.endsWith(${celString(separator)})`).join(' || ');
-  const closed = `(${endsInSeparator} ? self.spec.ip + ${celString(rule.closing)} : self.spec.ip)`;
-  const address = rule.addressSeparators.reduce((expression, separator) => `${expression}.replace(${celString(separator)}, ${celString(rule.replacement)})`, closed);
-  return `self.metadata.name == self.spec.jail + ${celString(rule.jailSeparator)} + (self.spec.ip.contains(':') ? ${celString(rule.familyPrefix['6'])} : ${celString(rule.familyPrefix['4'])}) + ${address} + ${celString(rule.originSeparator)} + self.spec.node`;
+  return `self.metadata.name == ${addressObjectNameCel()} + ${celString(BAN_RECORD.name.originSeparator)} + self.spec.node`;
 }

@@ -21,12 +21,14 @@ export function architectureDiagram(facts: DeploymentFacts): string {
       subgraph nodes[${label('on every node')}]
         logs[${label(`host ${HOST_LOG_DIR}`)}] -->|${label(`read-only at ${CONTAINER_LOG_DIR}`)}| pod[${label('fail2ban pod')}]
         pod -->|bans| nft[${label('host nftables')}]
-        client[${label('fail2ban-client')}] --> pod
+        agent[${label('node agent')}] -->|${label('ban, unban')}| pod
       end
       ds -->|one pod per node| pod
       cm -->|subPath files| pod
       wf[${label(`GitHub workflow ${MANAGE_WORKFLOW}`)}] --> bans[${label('npm run bans')}]
-      bans -->|kubectl exec, each node| client
+      bans -->|${label('OperatorBan')}| api[${label('Kubernetes API')}]
+      api -->|${label('watch')}| agent
+      agent -->|${label('Fail2banNode report')}| api
     \`\`\`
   `;
 }

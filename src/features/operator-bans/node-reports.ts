@@ -1,0 +1,97 @@
+import { ApiObject } from 'cdk8s';
+import { Construct } from 'constructs';
+import { NODE_POLICY_VARIABLE, nodeAgentMatchCondition } from '../../k8s/node-identity';
+
+/** Props of {@link NodeReports}. */
+export interface NodeReportsProps {
+  readonly group: string;
+  readonly namespace: string;
+  readonly labels: Record<string, string>;
+  /** The node agents' ServiceAccount: the only writer of the reports. */
+  readonly serviceAccountName: string;
+}
+
+/** The most addresses a report lists per jail (the agent's MAX_LISTED): an object stays far below etcd's limit. */
+export const MAX_LISTED = 1000;
+
+/** The admission policy's rules for the node agents' writes of `Fail2banNode` objects, as CEL. */
+export const NODE_REPORT_POLICY_VALIDATIONS = [
+  { expression: 'variables.node != ""', message: 'the token carries no node name: only pod-bound tokens of fail2ban pods may write reports' },
+  { expression: 'object.metadata.name == variables.node', message: "a node may only write its own report (named after the node)" },
+  { expression: 'has(object.status) && has(object.status.node) && object.status.node == variables.node', message: 'status.node must be the node in the token' },
+  {
+    expression: '!has(object.metadata.finalizers) || size(object.metadata.finalizers) == 0',
+    message: "a node may not add finalizers: an administrator's delete must take effect at once",
+  },
+];
+
+/**
+ * `Fail2banNode`: one object per node, in which that node's agent reports which operator orders it applied and what
+ * each jail holds (docs/operator-bans.md), and the admission policy that lets an agent write only its own.
+ */
+export class NodeReports extends Construct {
+  constructor(scope: Construct, id: string, props: NodeReportsProps) {
+    super(scope, id);
+    const { group, labels } = props;
+    const order = { type: 'object', required: ['generation', 'result'], properties: { generation: { type: 'integer' }, result: { type: 'string', enum: ['changed', 'unchanged', 'refused'] }, detail: { type: 'string', maxLength: 512 } } };
+    const jail = { type: 'object', required: ['count', 'addresses'], properties: { count: { type: 'integer' }, addresses: { type: 'array', maxItems: MAX_LISTED, items: { type: 'string', maxLength: 39 } } } };
+    new ApiObject(this, 'Definition', {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: `fail2bannodes.${group}`, labels },
+      spec: {
+        group,
+        scope: 'Namespaced',
+        names: { kind: 'Fail2banNode', listKind: 'Fail2banNodeList', plural: 'fail2bannodes', singular: 'fail2bannode' },
+        versions: [
+          {
+            name: 'v1',
+            served: true,
+            storage: true,
+            additionalPrinterColumns: [
+              { name: 'Reported', type: 'date', jsonPath: '.status.reportedAt' },
+              { name: 'Error', type: 'string', jsonPath: '.status.error' },
+            ],
+            schema: {
+              openAPIV3Schema: {
+                type: 'object',
+                properties: {
+                  status: {
+                    type: 'object',
+                    required: ['node', 'reportedAt'],
+                    properties: {
+                      node: { type: 'string' },
+                      reportedAt: { type: 'string', format: 'date-time' },
+                      orders: { type: 'object', additionalProperties: order },
+                      jails: { type: 'object', additionalProperties: jail },
+                      error: { type: 'string', maxLength: 512 },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        ],
+      },
+    });
+    const policyName = `${props.serviceAccountName}-fail2bannodes.${group}`;
+    new ApiObject(this, 'Policy', {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: { name: policyName, labels },
+      spec: {
+        failurePolicy: 'Fail',
+        matchConstraints: { resourceRules: [{ apiGroups: [group], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['fail2bannodes'] }] },
+        matchConditions: [{ name: 'fail2ban-pods-only', expression: nodeAgentMatchCondition(props.namespace, props.serviceAccountName) }],
+        variables: [{ name: 'node', expression: NODE_POLICY_VARIABLE }],
+        validations: NODE_REPORT_POLICY_VALIDATIONS,
+      },
+    });
+    new ApiObject(this, 'PolicyBinding', {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: { name: policyName, labels },
+      spec: { policyName, validationActions: ['Deny'] },
+    });
+  }
+}
