@@ -5,20 +5,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SharingSession } from '../test/harness/sharing-session';
+import { Figure, printFigures } from './figures';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);
-
-interface Figure {
-  readonly what: string;
-  readonly goalMs: number;
-  readonly values: number[];
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 async function main(): Promise<void> {
   const figures = {
@@ -51,11 +40,7 @@ async function main(): Promise<void> {
   }
 
   console.log(`ban sharing, ${ROUNDS} rounds on three nodes (each round: every step once):`);
-  for (const { what, goalMs, values } of Object.values(figures)) {
-    const over = values.filter((value) => value > goalMs).length;
-    const verdict = over === 0 ? 'met' : `MISSED by ${over} of ${values.length}`;
-    console.log(`  ${what.padEnd(76)} median ${median(values).toFixed(0).padStart(5)} ms, max ${String(Math.max(...values)).padStart(5)} ms (n=${values.length}); goal: each <= ${goalMs} ms, ${verdict}`);
-  }
+  printFigures(Object.values(figures), 76);
   fs.mkdirSync(path.join('dist', 'bench'), { recursive: true });
   fs.writeFileSync(path.join('dist', 'bench', 'sharing.json'), JSON.stringify(figures));
 }

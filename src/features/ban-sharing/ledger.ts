@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 import { celString } from '../../model/cel';
 import { ALWAYS_NEVER_BAN } from '../../model/never-ban';
 import { BAN_RECORD, banRecordNameRule } from './record';
-import { NODE_POLICY_VARIABLE, nodeAgentMatchCondition } from '../../k8s/node-identity';
+import { NodeAgentPolicy } from '../../k8s/node-identity';
 
 /** Props of {@link BanLedger}. */
 export interface BanLedgerProps {
@@ -121,27 +121,7 @@ export class BanLedger extends Construct {
       spec: { hard: { [`count/bans.${group}`]: Quantity.fromNumber(props.maxRecords) } },
     });
 
-    const policyName = `${name}-bans.${group}`;
-    new ApiObject(this, 'Policy', {
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'ValidatingAdmissionPolicy',
-      metadata: { name: policyName, labels },
-      spec: {
-        failurePolicy: 'Fail',
-        matchConstraints: {
-          resourceRules: [{ apiGroups: [group], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: ['bans'] }],
-        },
-        // Administrators are not matched: `kubectl delete ban` stays a cluster-wide unban.
-        matchConditions: [{ name: 'fail2ban-pods-only', expression: nodeAgentMatchCondition(namespace, name) }],
-        variables: [{ name: 'node', expression: NODE_POLICY_VARIABLE }],
-        validations: BAN_POLICY_VALIDATIONS,
-      },
-    });
-    new ApiObject(this, 'PolicyBinding', {
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'ValidatingAdmissionPolicyBinding',
-      metadata: { name: policyName, labels },
-      spec: { policyName, validationActions: ['Deny'] },
-    });
+    // Administrators are not matched: `kubectl delete ban` stays a cluster-wide unban.
+    new NodeAgentPolicy(this, 'Admission', { group, resource: 'bans', operations: ['CREATE', 'UPDATE', 'DELETE'], namespace, serviceAccountName: name, labels, validations: BAN_POLICY_VALIDATIONS });
   }
 }

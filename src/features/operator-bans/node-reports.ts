@@ -1,6 +1,6 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import { NODE_POLICY_VARIABLE, nodeAgentMatchCondition } from '../../k8s/node-identity';
+import { NodeAgentPolicy } from '../../k8s/node-identity';
 
 /** Props of {@link NodeReports}. */
 export interface NodeReportsProps {
@@ -74,24 +74,6 @@ export class NodeReports extends Construct {
         ],
       },
     });
-    const policyName = `${props.serviceAccountName}-fail2bannodes.${group}`;
-    new ApiObject(this, 'Policy', {
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'ValidatingAdmissionPolicy',
-      metadata: { name: policyName, labels },
-      spec: {
-        failurePolicy: 'Fail',
-        matchConstraints: { resourceRules: [{ apiGroups: [group], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['fail2bannodes'] }] },
-        matchConditions: [{ name: 'fail2ban-pods-only', expression: nodeAgentMatchCondition(props.namespace, props.serviceAccountName) }],
-        variables: [{ name: 'node', expression: NODE_POLICY_VARIABLE }],
-        validations: NODE_REPORT_POLICY_VALIDATIONS,
-      },
-    });
-    new ApiObject(this, 'PolicyBinding', {
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'ValidatingAdmissionPolicyBinding',
-      metadata: { name: policyName, labels },
-      spec: { policyName, validationActions: ['Deny'] },
-    });
+    new NodeAgentPolicy(this, 'Admission', { group, resource: 'fail2bannodes', operations: ['CREATE', 'UPDATE'], namespace: props.namespace, serviceAccountName: props.serviceAccountName, labels, validations: NODE_REPORT_POLICY_VALIDATIONS });
   }
 }
