@@ -28,10 +28,10 @@ class Config:
     namespace: str = 'fail2ban'
     group: str = 'fail2ban.homelab.internal'
     api: str = ''
-    token_file: str = '/var/run/secrets/ban-sharing/token'
-    ca_file: str = '/var/run/secrets/ban-sharing/ca.crt'
+    token_file: str = '/var/run/secrets/node-agent/token'
+    ca_file: str = '/var/run/secrets/node-agent/ca.crt'
     socket_path: str = '/var/run/node-agent/broker.sock'  # the broker's (agent/broker.py), not fail2ban's
-    outbox: str = '/var/run/fail2ban/outbox'
+    outbox: str = '/var/run/node-agent/outbox'
     shared: dict = dataclasses.field(default_factory=dict)  # origin jail -> SharedJail
     operator_jails: dict = dataclasses.field(default_factory=dict)  # jail -> its operator jail; {}: no operator bans
     never_ban: list = dataclasses.field(default_factory=list)  # ip_network
@@ -45,7 +45,7 @@ class Config:
     tick: float = 0.5  # main loop: at least this often (and at each applied end)
     mirror_sync_seconds: float = MIRROR_SYNC_SECONDS
     settle_seconds: float = SETTLE_SECONDS
-    outbox_poll: float = 0.2
+    outbox_poll: float = 0.05  # a listdir of a memory-backed directory: cheap, and an unban leaves within 50 ms
     watch_timeout: int = 60  # timeoutSeconds of one WATCH round
     backoff_max: float = 30.0
     report_min_seconds: float = REPORT_MIN_SECONDS
@@ -88,10 +88,8 @@ def config_from_env(env):
     return Config(
         node=env['NODE_NAME'], namespace=env.get('NAMESPACE', 'fail2ban'),
         group=env.get('BAN_GROUP', 'fail2ban.homelab.internal'), api=env.get('KUBERNETES_API') or default_api,
-        token_file=env.get('TOKEN_FILE', '/var/run/secrets/ban-sharing/token'),
-        ca_file=env.get('CA_FILE', '/var/run/secrets/ban-sharing/ca.crt'),
-        socket_path=env.get('BROKER_SOCKET', '/var/run/node-agent/broker.sock'),
-        outbox=env.get('OUTBOX', '/var/run/fail2ban/outbox'),
+        token_file=env.get('TOKEN_FILE', Config.token_file), ca_file=env.get('CA_FILE', Config.ca_file),
+        socket_path=env.get('BROKER_SOCKET', Config.socket_path), outbox=env.get('OUTBOX', Config.outbox),
         shared=parse_shared_jails(env.get('SHARED_JAILS', '{}')),
         operator_jails=parse_operator_jails(env.get('OPERATOR_JAILS', '{}')),
         never_ban=[ipaddress.ip_network(n, strict=False) for n in env.get('NEVER_BAN', '').split()],
