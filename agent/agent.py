@@ -90,10 +90,12 @@ class NodeAgent(MirrorSync, Publisher, OperatorBans, Reporter):
         self.start()
         while not self.stop_event.is_set():
             now = self.clock()
+            # Wake up at the next end; only ends still ahead: one already past (its unban failed) is retried every
+            # tick, and would make this loop spin.
             ends = [end for _, _, end in self.applied.values() if end is not None and end > now]
-            order_end = self.next_order_end()
+            order_end = self.next_order_end(now)
             ends += [] if order_end is None else [order_end]
-            timeout = max(0.01, min([self.cfg.tick] + [end - now for end in ends]))  # wake up at the next end
+            timeout = max(0.01, min([self.cfg.tick] + [end - now for end in ends]))
             try:
                 handler, item = self.queue.get(timeout=timeout)
                 while not self.stop_event.is_set():

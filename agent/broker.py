@@ -16,7 +16,9 @@ import stat
 import sys
 import threading
 
-from fail2ban.client.csocket import CSocket  # Debian's fail2ban: the broker runs in fail2ban's image
+# fail2ban's own socket client: the broker runs in fail2ban's image (crazymax/fail2ban, Alpine); the tests import
+# it from Debian's fail2ban package, which is all they have.
+from fail2ban.client.csocket import CSocket
 
 from .records import address_refusal, canonical_ip
 
@@ -140,8 +142,9 @@ class Connection(socketserver.StreamRequestHandler):
 
 
 class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    """The broker's socket, mode 0660 (its group, the agent's, is the directory's: setgid by the pod's fsGroup): a
-    thread per connection, MAX_CONNECTIONS at most."""
+    """The broker's socket, mode 0660, its group the agent's: the broker container runs as root with runAsGroup
+    10001, the agent's uid and gid (the pod sets no fsGroup), and bind() gives the file the process's group. A thread
+    per connection, MAX_CONNECTIONS at most."""
 
     daemon_threads = True
 

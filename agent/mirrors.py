@@ -149,18 +149,20 @@ class MirrorSync:
         log(f'applied {ban.jail} {ban.ip} from {ban.node} until {format_end(end)}')
 
     def unban(self, name, reason):
-        """One record less for an address in a mirror: unbanned there once no other node's record holds it."""
+        """One record less for an address in a mirror: unbanned there once no other node's record holds it.
+        Returns (done, fail2ban's answer: whether it held the ban); not done if fail2ban did not answer."""
         ban, mirror, _ = self.applied[name]
         held_elsewhere = any(other != name and held.ip == ban.ip and held_in == mirror
                              for other, (held, held_in, _) in self.applied.items())
         if held_elsewhere:
             del self.applied[name]
             log(f'{ban.jail} {ban.ip} from {ban.node}: {reason}; another node\'s record still holds it')
-            return
-        ok, _ = self._f2b('set', mirror, 'unbanip', ban.ip)
+            return True, 0
+        ok, result = self._f2b('set', mirror, 'unbanip', ban.ip)
         if ok:
             del self.applied[name]
             log(f'unbanned {ban.jail} {ban.ip} from {ban.node}: {reason}')
+        return ok, result
 
     def sync_mirrors(self):
         """Make the mirror jails hold exactly the valid records: fail2ban may have restarted (lost or restored

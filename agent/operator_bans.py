@@ -3,18 +3,25 @@ functions at the top; OperatorBans (a part of the agent) runs them on the main t
 thread to feed it."""
 
 import collections
+import contextlib
 import ipaddress
+import json
+import os
 import re
 import time
 from datetime import datetime
 
 from .decisions import Sightings
-from .formats import ORDER_METADATA
+from .formats import ORDER_METADATA, parse_banlist
 from .log import log
-from .records import address_name, address_refusal, canonical_ip, format_time, spec_of
+from .records import address_name, address_refusal, canonical_ip, format_time, spec_of, unban_order_refusal
 from .watcher import ListWatch
 
-RFC3339_RE = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$')
+# The times an order may carry: RFC 3339 with any number of fraction digits, 'Z' or an offset, ASCII digits only; the
+# CRD pins its `date-time` fields to the same pattern, which means the same in Python, Go's RE2 and ECMAScript.
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'operator_ban.json'), encoding='utf-8') as contract:
+    RFC3339_PATTERN = json.load(contract)['time']['pattern']  # the CRD's pattern for orderedAt and expires
+RFC3339_RE = re.compile(RFC3339_PATTERN)
 # An order this node applied, as its report keeps it: results that need no new fail2ban command after a restart.
 APPLIED = ('changed', 'unchanged')
 
@@ -24,13 +31,18 @@ class Order(collections.namedtuple('Order', 'name jail ip action ordered_at expi
 
 
 def parse_rfc3339(text, what):
-    """An RFC 3339 time (the CRD's `date-time`: fractions and offsets allowed) -> epoch seconds; ValueError."""
-    match = RFC3339_RE.match(text) if isinstance(text, str) else None
-    if not match:
-        raise ValueError(f'{what} {text!r} is not an RFC 3339 time')
-    # The image's Python may be older than 3.11, whose fromisoformat takes neither 'Z' nor more than 6 digits.
-    fraction, offset = match.group(1) or '', match.group(2)
-    return datetime.fromisoformat(text[:19] + fraction[:7] + ('+00:00' if offset == 'Z' else offset)).timestamp()
+    """An RFC 3339 time (RFC3339_PATTERN: fractions and offsets allowed) -> epoch seconds; ValueError."""
+    match = RFC3339_RE.fullmatch(text) if isinstance(text, str) else None  # fullmatch: '$' also matches before '\n'
+    if match:
+        # The image's Python may be older than 3.11, whose fromisoformat takes no 'Z' and a fraction of 3 or 6 digits
+        # only: it gets exactly 6 (padded, or cut to microseconds) and an offset.
+        fraction, offset = (match.group(1) or '.')[1:], match.group(2)
+        try:
+            return datetime.fromisoformat(f'{text[:19]}.{fraction[:6].ljust(6, "0")}'
+                                          f'{"+00:00" if offset == "Z" else offset}').timestamp()
+        except ValueError:
+            pass  # the form, but no time: month 13, hour 24, offset +25:00
+    raise ValueError(f'{what} {text!r} is not an RFC 3339 time')
 
 
 def check_order(obj, operator_jails, never_ban):
@@ -65,15 +77,47 @@ def check_order(obj, operator_jails, never_ban):
     return Order(expected, jail, ip, action, ordered_at, expires, generation), None
 
 
-def order_commands(order, operator_jails, shared, now):
-    """The fail2ban commands that carry out a valid order now: a ban in the operator jail (an unban there once it
-    has expired); an unban in the jail, its operator jail and, with ban sharing, its mirror."""
+def order_commands(order, operator_jails, now):
+    """The fail2ban commands for the operator jail that carry out a valid order now: a ban (an unban once it has
+    expired); for an unban order, an unban (no ban order holds the address: it would be the same object). The jail
+    itself and the mirror are not unbanned blindly: see lifted_bans and OperatorBans.apply_order."""
     operator_jail = operator_jails[order.jail]
     if order.action == 'ban':
         verb = 'unbanip' if order.expires is not None and order.expires <= now else 'banip'
         return [('set', operator_jail, verb, order.ip)]
-    jails = [order.jail, operator_jail] + ([shared[order.jail].mirror] if order.jail in shared else [])
-    return [('set', jail, 'unbanip', order.ip) for jail in jails]
+    return [('set', operator_jail, 'unbanip', order.ip)]
+
+
+def lifted_bans(listing, unbans):
+    """The canonical addresses of a jail's bans that unban orders lift: those that started at or before the order
+    (a later ban is the attacker back, not what the operator lifted). `listing`: [(ip, start, bantime)] as
+    formats.parse_banlist reads `get J banip --with-time`; `unbans`: canonical ip -> orderedAt of J's unban orders."""
+    lifted = set()
+    for ip, start, _ in listing:
+        try:
+            canonical = str(ipaddress.ip_address(ip))
+        except ValueError:
+            continue
+        if canonical in unbans and start <= unbans[canonical]:
+            lifted.add(canonical)
+    return sorted(lifted)
+
+
+def canonical_listing(listed):
+    """`get J banip` (addresses as fail2ban was given them) -> the set of their canonical forms."""
+    found = set()
+    for ip in listed if isinstance(listed, list) else str(listed or '').split():
+        try:
+            found.add(str(ipaddress.ip_address(ip)))
+        except ValueError:
+            pass
+    return found
+
+
+def same_order(entry, uid, generation):
+    """Whether a report's entry is of this object (uid) at this generation: an order deleted and created again has
+    another uid, though it may have the same name and generation."""
+    return isinstance(uid, str) and entry.get('uid') == uid and entry.get('generation') == generation
 
 
 def applied_generations(report):
@@ -111,6 +155,8 @@ class OperatorBans:
         self.orders_synced = False
         self.next_order_sync = 0.0
         self.stray_operator_bans = Sightings(self.cfg.settle_seconds)
+        self.lifted_bans = Sightings(self.cfg.settle_seconds)
+        self.batch_listings = None  # jail -> its bans with their times, while a batch of orders is applied
         self.results_changed, self.order_error, self.reported_error = False, None, None
         self.order_watch = ListWatch(self.api, f'{self.api_prefix}/operatorbans', self.cfg, self.stop_event,
                                      lambda item: self.queue.put((self.handle_orders, item)), self.touch_status,
@@ -139,8 +185,9 @@ class OperatorBans:
                       if isinstance(o.get('metadata'), dict) and not o['metadata'].get('deletionTimestamp')}
             for name in [name for name in self.orders if name not in listed]:  # deleted while not watching
                 self.order_deleted(self.orders[name])
-            for obj in listed.values():
-                self.order_seen(obj, now)
+            with self.order_batch():
+                for obj in listed.values():
+                    self.order_seen(obj, now)
             if not self.orders_synced:
                 log(f'listed {len(listed)} orders')
                 self.results_changed = True  # the first report, even without any order
@@ -164,40 +211,88 @@ class OperatorBans:
         elif order is not None and order.action == 'unban':
             self.unban_keys[name] = (order.jail, order.ip)
             self.unban_index[(order.jail, order.ip)] = order.ordered_at
-        generation = obj['metadata'].get('generation')
+        meta = obj['metadata']
+        # The report's entry: which object (an order deleted and created again has another uid) at which generation.
+        stamp = {'generation': meta.get('generation')}
+        if isinstance(meta.get('uid'), str):
+            stamp['uid'] = meta['uid']
         # Done already: in this run (a relist, a change of metadata only), or before a restart, as the report shows
-        # (a refusal there is checked again: the configuration may have changed meanwhile).
+        # (a refusal there is checked again: the configuration may have changed meanwhile). Only a result that the
+        # check agrees with now: an order applied before a change of the configuration may be refused now.
         done = self.order_results.get(name) or (self.caught_up or {}).get(name)
-        if done is not None and done.get('generation') == generation:
+        if done is not None and same_order(done, meta.get('uid'), meta.get('generation')) \
+                and (done.get('result') == 'refused') == (order is None):
             self.set_result(name, done)
             self.pending_orders.discard(name)
             return
         self.pending_orders.add(name)
-        self.apply_order(name, order, reason, generation, now)
+        self.apply_order(name, order, reason, stamp, now)
 
-    def apply_order(self, name, order, reason, generation, now):
+    def apply_order(self, name, order, reason, stamp, now):
+        """Carries out a checked order and sets its result (`stamp`: its uid and generation for the report); if
+        fail2ban does not answer, the order stays pending and is tried again on the next round."""
+        generation = stamp['generation']
         if reason:
             log(f'refused order {name}: {reason}')
-            self.set_result(name, {'generation': generation, 'result': 'refused', 'detail': reason})
+            self.set_result(name, dict(stamp, result='refused', detail=reason))
             self.pending_orders.discard(name)
             return
+        commands = order_commands(order, self.cfg.operator_jails, now)
         if order.action == 'unban':
-            # This node's mirror follows the order here; its records of the address are refused from now on.
-            for record in [r for r, (ban, _, _) in self.applied.items() if (ban.jail, ban.ip) == (order.jail, order.ip)]:
-                del self.applied[record]
+            # The jail: only a ban that started at or before the order (fail2ban's own ban after it is a new one).
+            ok, listing = self.jail_bans(order.jail)
+            if not ok:
+                self.order_error = self.f2b_error
+                return
+            lifted = lifted_bans(listing, {order.ip: order.ordered_at})
+            commands = [('set', order.jail, 'unbanip', ip) for ip in lifted] + commands
         changed = False
-        for command in order_commands(order, self.cfg.operator_jails, self.cfg.shared, now):
+        for command in commands:
             ok, result = self._f2b(*command)
             if not ok:
                 self.order_error = self.f2b_error
-                return  # pending: tried again on the next round
+                return
             changed = changed or bool(result)
+        if order.action == 'unban':
+            # The mirror: the applied records that the order refuses from now on (banned at or before it) go, and
+            # with the last of them the ban; records banned after the order stay, and so does their ban.
+            for record, (ban, _, _) in sorted(self.applied.items()):
+                refusal = unban_order_refusal(ban, {(order.jail, order.ip): order.ordered_at})
+                if refusal:
+                    ok, result = self.unban(record, f'refused: {refusal}')
+                    if not ok:
+                        self.order_error = self.f2b_error
+                        return
+                    changed = changed or bool(result)
         what = 'banned' if order.action == 'ban' and name in self.operator_bans else 'unbanned'
         log(f'order {name} (generation {generation}): {what} {order.ip}'
             + (f' until {format_time(order.expires)}' if name in self.operator_bans and order.expires else '')
             + ('' if changed else ', nothing to change'))
-        self.set_result(name, {'generation': generation, 'result': 'changed' if changed else 'unchanged'})
+        self.set_result(name, dict(stamp, result='changed' if changed else 'unchanged'))
         self.pending_orders.discard(name)
+
+    @contextlib.contextmanager
+    def order_batch(self):
+        """While many orders are applied at once (the LIST, the pending ones), each jail is listed only once: a node
+        catching up on N unban orders would otherwise list a jail of thousands of bans N times. Each (jail, ip) has
+        one order, so no order of the batch needs to see another's unban in the list."""
+        self.batch_listings = {}
+        try:
+            yield
+        finally:
+            self.batch_listings = None
+
+    def jail_bans(self, jail):
+        """(ok, [(ip, start, bantime)]): `get J banip --with-time`, once per batch of orders."""
+        if self.batch_listings is not None and jail in self.batch_listings:
+            return True, self.batch_listings[jail]
+        ok, result = self._f2b('get', jail, 'banip', '--with-time')
+        if not ok:
+            return False, None
+        bans = parse_banlist(result)
+        if self.batch_listings is not None:
+            self.batch_listings[jail] = bans
+        return True, bans
 
     def set_result(self, name, entry):
         if self.order_results.get(name) != entry:
@@ -223,16 +318,19 @@ class OperatorBans:
             del self.unban_index[key]
         return self.operator_bans.pop(name, None)
 
-    def next_order_end(self):
-        ends = [expires for _, _, expires in self.operator_bans.values() if expires is not None]
+    def next_order_end(self, now):
+        """The next end of a ban order after `now`, or None. An end already past (its unban failed: fail2ban is
+        down) is retried at every round, and must not make the main loop spin."""
+        ends = [expires for _, _, expires in self.operator_bans.values() if expires is not None and expires > now]
         return min(ends, default=None)
 
     def order_round(self):
         """On every turn of the main loop: orders fail2ban could not take yet, bans at their end, every
         mirror_sync_seconds the operator jails against the orders; then the reporter learns of new results."""
         now = self.clock()
-        for name in sorted(self.pending_orders):
-            self.order_seen(self.orders[name], now)
+        with self.order_batch():
+            for name in sorted(self.pending_orders):
+                self.order_seen(self.orders[name], now)
         for name, (operator_jail, ip, expires) in sorted(self.operator_bans.items()):
             if expires is not None and expires <= now and self._f2b('set', operator_jail, 'unbanip', ip)[0]:
                 del self.operator_bans[name]
@@ -247,7 +345,8 @@ class OperatorBans:
     def sync_operator_jails(self):
         """The operator jails hold exactly the valid, unexpired ban orders: fail2ban may have lost bans (a restart
         without its database) or hold ones no order wants any more (deleted while this agent was down). Strays go
-        only once a listing SETTLE_SECONDS later still shows them (see SETTLE_SECONDS)."""
+        only once a listing SETTLE_SECONDS later still shows them (see SETTLE_SECONDS). Then the jails against the
+        unban orders (sync_unban_orders)."""
         now, listed_at = self.clock(), time.monotonic()
         self.next_order_sync = listed_at + self.cfg.mirror_sync_seconds
         wanted = collections.defaultdict(set)
@@ -267,3 +366,24 @@ class OperatorBans:
         for operator_jail, ip in sorted(self.stray_operator_bans.settled(strays, listed_at)):
             if self._f2b('set', operator_jail, 'unbanip', ip)[0]:
                 log(f'unbanned {ip} in {operator_jail}: no order holds it')
+        self.sync_unban_orders(listed_at)
+
+    def sync_unban_orders(self, listed_at):
+        """A ban that an unban order lifts (started at or before it) may come back after the order was applied:
+        fail2ban restores its database a while after it answers, and an unban sent before that found nothing. Each
+        jail with unban orders is listed (with the bans' times only when it holds one of their addresses); such a
+        ban goes once a listing SETTLE_SECONDS later still shows it."""
+        unbans = collections.defaultdict(dict)  # jail -> canonical ip -> orderedAt
+        for (jail, ip), ordered_at in self.unban_index.items():
+            unbans[jail][ip] = ordered_at
+        lifted = set()
+        for jail in sorted(unbans):
+            ok, listed = self._f2b('get', jail, 'banip')
+            if not ok or not canonical_listing(listed) & set(unbans[jail]):
+                continue  # not listed, or none of the ordered addresses is banned
+            ok, listing = self._f2b('get', jail, 'banip', '--with-time')
+            if ok:
+                lifted.update((jail, ip) for ip in lifted_bans(parse_banlist(listing), unbans[jail]))
+        for jail, ip in sorted(self.lifted_bans.settled(lifted, listed_at)):
+            if self._f2b('set', jail, 'unbanip', ip)[0]:
+                log(f'unbanned {ip} in {jail}: banned at or before the unban order {address_name(jail, ip)}')

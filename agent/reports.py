@@ -16,20 +16,25 @@ MAX_LISTED = 1000  # addresses per jail in a report: the object stays far below 
 MAX_DETAIL = 512  # characters of a refusal's reason or of the error, as the CRD allows
 
 
-def address_key(ip):
-    """Addresses in numeric order, IPv4 first; anything that is not an address last, as written."""
+def listed_address(ip):
+    """An entry of fail2ban's list -> the address in canonical form, or None if it is not one address that the
+    CRD's items (a string of at most 39 characters) take: one bad entry would make every write of the report fail."""
     try:
-        address = ipaddress.ip_address(ip)
-        return address.version, int(address), ''
+        address = ipaddress.ip_address(ip if isinstance(ip, str) else '')
     except ValueError:
-        return 9, 0, str(ip)
+        return None
+    if getattr(address, 'scope_id', None):  # fe80::1%eth0: no address fail2ban bans by itself
+        return None
+    return address
 
 
 def jail_listing(banned):
-    """`get JAIL banip` -> {'count', 'addresses'}: sorted, at most MAX_LISTED."""
-    addresses = sorted({str(ip) for ip in (banned if isinstance(banned, list) else str(banned or '').split())},
-                       key=address_key)
-    return {'count': len(addresses), 'addresses': addresses[:MAX_LISTED]}
+    """`get JAIL banip` -> {'count', 'addresses'}: the addresses in canonical form, in numeric order (IPv4 first),
+    at most MAX_LISTED; entries that are not addresses are left out (and not counted)."""
+    entries = banned if isinstance(banned, list) else str(banned or '').split()
+    addresses = sorted({address for address in map(listed_address, entries) if address is not None},
+                       key=lambda address: (address.version, int(address)))
+    return {'count': len(addresses), 'addresses': [str(address) for address in addresses[:MAX_LISTED]]}
 
 
 def report_status(node, orders, jails, error, now):
@@ -93,46 +98,57 @@ class Reporter:
             self.report_cond.notify_all()
 
     def reporter_loop(self):
+        """Writes the report when due (see Reporter). An unexpected error is logged and the turn tried again after a
+        pause: the watchers keep the liveness file fresh, so a reporter that died would go unnoticed."""
         last_write, next_listing, retry_at, written = None, 0.0, 0.0, None
         delay = min(0.5, self.cfg.backoff_max)
         while not self.stop_event.is_set():
-            now = time.monotonic()
-            with self.report_cond:
-                due = self.report_due
-            write, listing = False, None
-            if not self.orders_synced or now < retry_at:
-                pass  # the first report waits for the orders, so that it never shows fewer than the last one
-            elif last_write is None or now - last_write >= self.cfg.heartbeat_seconds:
-                write = True
-            elif due and now - last_write >= self.cfg.report_min_seconds:
-                write = True
-            elif now >= next_listing:
-                listing = self.list_jails()
-                next_listing = now + self.cfg.list_report_seconds
-                write = listing != written
-            if write:
+            try:
+                now = time.monotonic()
                 with self.report_cond:
-                    orders, error, self.report_due = self.report_orders, self.report_error, False
-                listing = listing or self.list_jails()
-                jails, list_error = listing
-                if self.write_report(report_status(self.cfg.node, orders, jails, list_error or error, self.clock())):
-                    last_write, written = time.monotonic(), listing
-                    next_listing = last_write + self.cfg.list_report_seconds
-                    delay = min(0.5, self.cfg.backoff_max)
-                else:
+                    due = self.report_due
+                write, listing = False, None
+                if not self.orders_synced or now < retry_at:
+                    pass  # the first report waits for the orders, so that it never shows fewer than the last one
+                elif last_write is None or now - last_write >= self.cfg.heartbeat_seconds:
+                    write = True
+                elif due and now - last_write >= self.cfg.report_min_seconds:
+                    write = True
+                elif now >= next_listing:
+                    listing = self.list_jails()
+                    next_listing = now + self.cfg.list_report_seconds
+                    write = listing != written
+                if write:
                     with self.report_cond:
-                        self.report_due = self.report_due or due
-                    retry_at = time.monotonic() + delay
-                    delay = min(delay * 2, self.cfg.backoff_max)
-            now = time.monotonic()
-            deadlines = [next_listing, retry_at]
-            if last_write is not None:
-                deadlines.append(last_write + self.cfg.heartbeat_seconds)
-                if self.report_due:
-                    deadlines.append(last_write + self.cfg.report_min_seconds)
-            with self.report_cond:  # shutdown() sets stop_event, then notifies under this lock: no wake-up is lost
-                if not self.stop_event.is_set():
-                    self.report_cond.wait(max(0.01, min(deadlines) - now) if self.orders_synced else None)
+                        orders, error, self.report_due = self.report_orders, self.report_error, False
+                    listing = listing or self.list_jails()
+                    jails, list_error = listing
+                    status = report_status(self.cfg.node, orders, jails, list_error or error, self.clock())
+                    if self.write_report(status):
+                        last_write, written = time.monotonic(), listing
+                        next_listing = last_write + self.cfg.list_report_seconds
+                        delay = min(0.5, self.cfg.backoff_max)
+                    else:
+                        with self.report_cond:
+                            self.report_due = self.report_due or due
+                        retry_at = time.monotonic() + delay
+                        delay = min(delay * 2, self.cfg.backoff_max)
+                now = time.monotonic()
+                deadlines = [next_listing, retry_at]
+                if last_write is not None:
+                    deadlines.append(last_write + self.cfg.heartbeat_seconds)
+                    if self.report_due:
+                        deadlines.append(last_write + self.cfg.report_min_seconds)
+                # shutdown() sets stop_event, then notifies under this lock: no wake-up is lost
+                with self.report_cond:
+                    if not self.stop_event.is_set():
+                        self.report_cond.wait(max(0.01, min(deadlines) - now) if self.orders_synced else None)
+            except Exception as error:
+                log(f'error: reporter: {error!r}; trying again in {delay:g} s')
+                with self.report_cond:
+                    self.report_due = True  # what the turn took from report_results may not have been written
+                self.stop_event.wait(delay)
+                delay = min(delay * 2, self.cfg.backoff_max)
 
     def list_jails(self):
         """({jail: jail_listing}, the error of a jail fail2ban did not list, or None)."""

@@ -95,7 +95,7 @@ type Behaviour = 'apply' | 'silent' | { readonly refuse: string };
 /** One node's agent as far as its report goes: its jail lists, its order results, and its writes of them. */
 class PlayedNode {
   readonly jails: Record<string, { count: number; addresses: string[] }> = {};
-  readonly orders: Record<string, { generation: number; result: string; detail?: string }> = {};
+  readonly orders: Record<string, { uid: string; generation: number; result: string; detail?: string }> = {};
   reportedAt?: string;
   error?: string;
   private stored?: any;
@@ -136,15 +136,15 @@ class PlayedNode {
       return;
     }
     const { jail, ip, action } = order.spec;
-    const generation = order.metadata.generation;
+    const { uid, generation } = order.metadata;
     if (typeof this.behaviour === 'object') {
-      this.orders[order.metadata.name] = { generation, result: 'refused', detail: this.behaviour.refuse };
+      this.orders[order.metadata.name] = { uid, generation, result: 'refused', detail: this.behaviour.refuse };
     } else {
       const held = (this.jails[config.operatorJails[jail]] ??= { count: 0, addresses: [] });
       const had = held.addresses.includes(ip);
       held.addresses = action === 'ban' ? [...new Set([...held.addresses, ip])].sort() : held.addresses.filter((a) => a !== ip);
       held.count = held.addresses.length;
-      this.orders[order.metadata.name] = { generation, result: had === (action === 'ban') ? 'unchanged' : 'changed' };
+      this.orders[order.metadata.name] = { uid, generation, result: had === (action === 'ban') ? 'unchanged' : 'changed' };
     }
     await this.report();
   }
@@ -507,6 +507,26 @@ describeWithTools(['kubectl', 'openssl'], 'against the stand-in API, with the re
       expect(run.out).toContain('NOT COMPLETE: not reported by k3s-agent-2. 192.0.2.23 is banned until');
       expect(run.out).toContain(' on k3s-agent-1, k3s-server.');
       expect(storedOrder('sshd.v4-192-0-2-23').spec.action).toBe('ban');
+    });
+
+    test("a node's entry of a deleted order of the same name and generation is not taken for the new one (uid)", async () => {
+      // k3s-agent-2 was down while the order was deleted and created again: its report still shows the old object.
+      const down = new PlayedNode('k3s-agent-2', 'silent');
+      down.orders['sshd.v4-203-0-113-31'] = { uid: 'uid-of-the-deleted-order', generation: 1, result: 'changed' };
+      await playNodes([new PlayedNode('k3s-agent-1'), down, new PlayedNode('k3s-server')]);
+      // The CLI waits 1 s for the reports: the two nodes that answer have, before it starts (however busy the machine).
+      const answered = () => ['k3s-agent-1', 'k3s-server'].every((node) => api.objectsOf('fail2bannodes').get(node)?.status.orders['sshd.v4-203-0-113-31']);
+      const wrap = (kubectl: KubectlRunner): KubectlRunner => async (args, timeoutSeconds, stdin) => {
+        const result = await kubectl(args, timeoutSeconds, stdin);
+        if (args[0] === 'create') await waitFor('the reports of k3s-agent-1 and k3s-server', answered);
+        return result;
+      };
+      const run = await bans(['unban', '--jail', 'sshd', '--ip', '203.0.113.31', '--timeout', '1'], { wrap });
+      const order = storedOrder('sshd.v4-203-0-113-31');
+      expect(order.metadata).toMatchObject({ generation: 1, uid: expect.not.stringMatching(/^uid-of-the-deleted-order$/) });
+      expect(run.out).toMatch(/^k3s-agent-1\s+was not banned$/m);
+      expect(run.out).toMatch(/^k3s-agent-2\s+not reported$/m);
+      expect(run.code).toBe(1);
     });
 
     test('a node that refuses fails the run with its detail', async () => {

@@ -39,6 +39,13 @@ describe('who can reach what in the pod', () => {
     expect(envOf(agent).BROKER_SOCKET.startsWith('/var/run/node-agent/')).toBe(true);
   });
 
+  test("the broker's socket is in a directory the broker and the agent alone share: fail2ban cannot replace it", () => {
+    const handoff = spec.volumes.find((v: any) => v.name === 'handoff');
+    expect(handoff.emptyDir).toEqual({ medium: 'Memory' });
+    const sharing = spec.containers.filter((c: any) => (c.volumeMounts ?? []).some((m: any) => m.name === 'handoff'));
+    expect(sharing.map((c: any) => c.name).sort()).toEqual(['ban-broker', 'node-agent']);
+  });
+
   test('the agent runs as a user of its own, with no capability and a read-only root filesystem', () => {
     expect(agent.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] } });
   });
@@ -127,9 +134,17 @@ describe('operator bans', () => {
     expect(schema.properties.spec.properties.action.enum).toEqual(['ban', 'unban']);
   });
 
+  test('orderedAt and expires take only the times every agent reads (agent/operator_ban.json)', () => {
+    const { time } = JSON.parse(fs.readFileSync('agent/operator_ban.json', 'utf8'));
+    for (const field of ['orderedAt', 'expires']) expect(schema.properties.spec.properties[field]).toEqual(time);
+    const pattern = new RegExp(time.pattern);
+    for (const ok of ['2026-12-06T10:00:00Z', '2026-12-06T10:00:00.5+01:00']) expect(pattern.test(ok)).toBe(true);
+    for (const bad of ['2026-12-06T10:00:00', '2026-12-06t10:00:00z', '2026-12-06 10:00:00Z']) expect(pattern.test(bad)).toBe(false);
+  });
+
   test('a Fail2banNode report per node, and a quota on operator bans', () => {
     expect(named('CustomResourceDefinition', 'fail2bannodes.fail2ban.homelab.internal').spec.names).toMatchObject({ kind: 'Fail2banNode', plural: 'fail2bannodes' });
-    expect(named('ResourceQuota', 'fail2ban-operator-bans').spec.hard).toEqual({ 'count/operatorbans.fail2ban.homelab.internal': 10000 });
+    expect(named('ResourceQuota', 'fail2ban-operator-bans').spec.hard).toEqual({ 'count/operatorbans.fail2ban.homelab.internal': 2000 });
   });
 
   test('every enabled jail has an operator jail: no filter, no log, blocked like its jail, held until the agent ends it', () => {

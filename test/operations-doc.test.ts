@@ -114,7 +114,7 @@ describe('renderOperationsDoc', () => {
 
   test('troubleshooting: where to look, and the old failures now refused at synth', () => {
     const troubleshooting = section(doc, '## Troubleshooting');
-    expect(troubleshooting).toContain('kubectl exec -n fail2ban POD -- fail2ban-client status sshd');
+    expect(troubleshooting).toContain('kubectl exec -n fail2ban POD -c fail2ban -- fail2ban-client status sshd');
     expect(troubleshooting).not.toContain('fail2ban-client status k3s-apiserver-audit');
     for (const symptom of ['ConfigMap "fail2ban-config" is invalid', 'IsADirectoryError', "No module named 'systemd'", 'A config change is not picked up', 'nobody is banned']) {
       expect(troubleshooting).toContain(symptom);

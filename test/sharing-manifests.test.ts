@@ -68,12 +68,13 @@ test('the ban manager has no access to ledger records: an operator unban reaches
 });
 
 describe('the pod', () => {
-  test('the publish action writes into the hand-off directory, which the agent shares with fail2ban', () => {
+  test('the publish action writes into an outbox that fail2ban and the agent alone share, in memory', () => {
     expect(agent.env).toContainEqual({ name: 'OUTBOX', value: '/var/run/node-agent/outbox' });
     expect(parseIni(configMap.data['cluster-publish.conf']).Init.outbox).toBe('/var/run/node-agent/outbox');
-    for (const container of [fail2ban, agent]) {
-      expect(container.volumeMounts).toContainEqual(expect.objectContaining({ name: 'handoff', mountPath: '/var/run/node-agent' }));
-    }
+    expect(spec.volumes.find((v: any) => v.name === 'outbox').emptyDir).toEqual({ medium: 'Memory' });
+    const sharing = spec.containers.filter((c: any) => (c.volumeMounts ?? []).some((m: any) => m.name === 'outbox'));
+    expect(sharing.map((c: any) => c.name).sort()).toEqual(['fail2ban', 'node-agent']);
+    for (const container of sharing) expect(container.volumeMounts).toContainEqual({ name: 'outbox', mountPath: '/var/run/node-agent/outbox' });
   });
 
   test('the agent alone keeps its state in a host directory, so that pod restarts keep it', () => {

@@ -188,6 +188,18 @@ describe('jail names', () => {
   });
 });
 
+describe('the API group and jail names in object names', () => {
+  test.each(['fail2ban', 'Fail2ban.Example', 'fail2ban..example', '-x.example'])('apiGroup "%s" is refused', (apiGroup) => {
+    expect(problems({ apiGroup })).toEqual([expect.stringContaining(`apiGroup "${apiGroup}" is not a DNS subdomain with a dot`)]);
+  });
+
+  test('a jail fail2ban takes but an object name cannot start is refused, with a name that works', () => {
+    const jails = [{ name: 'Web_Auth', filter: 'sshd', logPath: '/var/log/host/auth.log' }];
+    expect(problems({ jails })).toEqual([expect.stringContaining('jail "Web_Auth": its name starts the names of operator bans')]);
+    expect(problems({ jails })[0]).toContain('"web-auth"');
+  });
+});
+
 describe('database purge age', () => {
   test('shorter than the longest bantime is refused', () => {
     expectOneProblem({ dbPurgeAge: '1h' }, 'dbPurgeAge (F2B_DB_PURGE_AGE) "1h" is shorter than the longest bantime (86400s)');

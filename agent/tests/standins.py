@@ -186,6 +186,7 @@ class FakeFail2ban:
 
     def __init__(self, path, jails):
         self.path, self.bans, self.commands = path, {jail: {} for jail in jails}, []
+        self.refusing = set()  # commands (tuples) answered with an error, as a fail2ban that is stopping answers
         self.lock = threading.Lock()
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(path)
@@ -237,6 +238,8 @@ class FakeFail2ban:
             self.commands.append(command)
             if command == ['ping']:
                 return 0, 'pong'
+            if tuple(command) in self.refusing:
+                return 1, RuntimeError(f'refused {command!r}')
             if len(command) < 3 or command[1] not in self.bans:
                 return 1, ValueError(f'unknown jail or command {command!r}')
             bans, verb = self.bans[command[1]], command[0:3:2]

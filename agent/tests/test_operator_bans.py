@@ -1,12 +1,16 @@
 """Operator bans (docs/operator-bans.md): OperatorBan orders applied to this node's jails, and its Fail2banNode report."""
 
 import calendar
+import contextlib
+import datetime
 import ipaddress
 import os
+import re
 import time
 import unittest
+from unittest import mock
 
-from agent import config as agent_config, operator_bans, records, reports
+from agent import agent as node, config as agent_config, operator_bans, records, reports
 from agent.tests.agent_case import AgentTestCase
 from agent.tests.standins import (ADMIN, COLLECTION, GROUP, MANAGER, NEVER_BAN, NODES, OPERATOR_BANS, SHARED, record,
                                   rfc3339, wait_for)
@@ -76,15 +80,16 @@ class OperatorBansTest(AgentTestCase):
         self.start_agent()
         written = self.write(order('203.0.113.5'))
         self.assertEqual(written['metadata']['generation'], 1)
+        uid = written['metadata']['uid']
         wait_for(lambda: '203.0.113.5' in self.f2b.banned('sshd-operator'), what='the ban in the operator jail')
-        self.assertEqual(self.reported('sshd.v4-203-0-113-5', 1), {'generation': 1, 'result': 'changed'})
+        self.assertEqual(self.reported('sshd.v4-203-0-113-5', 1), {'uid': uid, 'generation': 1, 'result': 'changed'})
         status = self.report()
         self.assertEqual(status['node'], 'node-a')
         self.assertEqual(status['jails']['sshd-operator'], {'count': 1, 'addresses': ['203.0.113.5']})
         self.assertEqual(set(status['jails']), {'sshd', 'sshd-operator', 'sshd-cluster'})
         self.assertEqual(self.f2b.banned('sshd'), set())
         self.rewrite('sshd.v4-203-0-113-5', reason='port scan')  # banned already: nothing changes in fail2ban
-        self.assertEqual(self.reported('sshd.v4-203-0-113-5', 2), {'generation': 2, 'result': 'unchanged'})
+        self.assertEqual(self.reported('sshd.v4-203-0-113-5', 2), {'uid': uid, 'generation': 2, 'result': 'unchanged'})
         self.assertEqual(self.f2b.count('set', 'sshd-operator', 'banip', '203.0.113.5'), 2)
         self.assertEqual([(w['method'], w['status']) for w in self.report_writes()],
                          [('POST', 201)] + [('PUT', 200)] * (len(self.report_writes()) - 1))
@@ -113,8 +118,9 @@ class OperatorBansTest(AgentTestCase):
         self.api.inject(record('203.0.113.7', node='node-b', banned_at=now - 100))
         self.start_agent()
         wait_for(lambda: '203.0.113.7' in self.f2b.banned('sshd-cluster'), what='the mirror ban')
-        self.write(order('203.0.113.7', action='unban'))
-        self.assertEqual(self.reported('sshd.v4-203-0-113-7', 1), {'generation': 1, 'result': 'changed'})
+        written = self.write(order('203.0.113.7', action='unban'))
+        self.assertEqual(self.reported('sshd.v4-203-0-113-7', 1),
+                         {'uid': written['metadata']['uid'], 'generation': 1, 'result': 'changed'})
         for jail in ('sshd', 'sshd-operator', 'sshd-cluster'):
             self.assertNotIn('203.0.113.7', self.f2b.banned(jail), jail)
             self.assertEqual(self.f2b.count('set', jail, 'unbanip', '203.0.113.7'), 1, jail)
@@ -148,6 +154,91 @@ class OperatorBansTest(AgentTestCase):
         self.ledger_barrier()
         self.mirror_syncs()
         self.assertNotIn(('set', 'sshd-cluster', 'banip', '203.0.113.7'), self.f2b_sets())
+
+    def operator_syncs(self, count=2):
+        """Waits until `count` more syncs of the operator jail have begun: once the second has, the first has ended."""
+        begun = self.f2b.count('get', 'sshd-operator', 'banip')
+        wait_for(lambda: self.f2b.count('get', 'sshd-operator', 'banip') >= begun + count, what='operator jail syncs')
+
+    def test_an_unban_order_applied_late_lifts_only_the_bans_that_began_before_it(self):
+        # A node that was down (or is new) applies the order later: the attacker may have come back meanwhile.
+        now = int(time.time())
+        self.f2b.bans['sshd']['203.0.113.7'] = (now - 5, 3600)  # banned again after the order
+        self.f2b.bans['sshd']['203.0.113.8'] = (now - 100, 3600)  # the ban the operator lifted
+        for ip in ('203.0.113.7', '203.0.113.8'):
+            self.write(order(ip, action='unban', ordered_at=now - 60))
+        self.start_agent()
+        self.assertEqual(self.reported('sshd.v4-203-0-113-7', 1)['result'], 'unchanged')
+        self.assertEqual(self.reported('sshd.v4-203-0-113-8', 1)['result'], 'changed')
+        self.assertEqual(self.f2b.banned('sshd'), {'203.0.113.7'})
+        self.operator_syncs()  # nor do the syncs lift it
+        self.assertEqual(self.f2b.banned('sshd'), {'203.0.113.7'})
+        self.assertEqual(self.f2b.count('set', 'sshd', 'unbanip', '203.0.113.7'), 0)
+        self.assertEqual(self.f2b.count('set', 'sshd', 'unbanip', '203.0.113.8'), 1)
+
+    def test_a_node_catching_up_on_unban_orders_lists_the_jail_once(self):
+        now = int(time.time())
+        addresses = [f'203.0.113.{i}' for i in range(20, 30)]
+        for ip in addresses:
+            self.f2b.bans['sshd'][ip] = (now - 600, 3600)
+            self.write(order(ip, action='unban', ordered_at=now - 60))
+        self.start_agent(shared={})
+        for ip in addresses:
+            self.assertEqual(self.reported(records.address_name('sshd', ip), 1)['result'], 'changed')
+        self.assertEqual(self.f2b.banned('sshd'), set())
+        self.operator_syncs()  # the syncs find none of the addresses banned: no listing with times
+        self.assertEqual(self.f2b.count('get', 'sshd', 'banip', '--with-time'), 1)
+
+    def test_a_ban_restored_after_its_unban_order_was_applied_is_unbanned_at_the_sync(self):
+        now = int(time.time())
+        self.start_agent()
+        self.write(order('203.0.113.7', action='unban', ordered_at=now - 60))
+        self.assertEqual(self.reported('sshd.v4-203-0-113-7', 1)['result'], 'unchanged')  # fail2ban still restoring
+        self.f2b.bans['sshd']['203.0.113.7'] = (now - 600, 86400)  # and now it has restored the ban from its database
+        wait_for(lambda: '203.0.113.7' not in self.f2b.banned('sshd'), what='the restored ban unbanned')
+        self.log_with('unbanned 203.0.113.7 in sshd: banned at or before the unban order sshd.v4-203-0-113-7')
+        self.f2b.bans['sshd']['203.0.113.7'] = (now - 5, 3600)  # back after the order: a new ban
+        self.operator_syncs(3)
+        self.assertEqual(self.f2b.banned('sshd'), {'203.0.113.7'})
+        self.assertEqual(self.f2b.count('set', 'sshd', 'unbanip', '203.0.113.7'), 1)
+
+    def test_an_unban_order_keeps_the_mirror_ban_of_a_record_banned_after_it(self):
+        now = int(time.time())
+        self.api.inject(record('203.0.113.7', node='node-b', banned_at=now - 5))  # banned again after the order
+        self.api.inject(record('203.0.113.7', node='node-c', banned_at=now - 100))  # the ban the operator lifted
+        self.start_agent()
+        wait_for(lambda: len(self.agent.applied) == 2, what='both records applied')
+        bans = self.f2b.count('set', 'sshd-cluster', 'banip', '203.0.113.7')
+        self.write(order('203.0.113.7', action='unban', ordered_at=now - 60))
+        self.assertEqual(self.reported('sshd.v4-203-0-113-7', 1)['result'], 'unchanged')
+        self.log_with('refused sshd.v4-203-0-113-7.node-c from node-c')
+        self.ledger_barrier()
+        self.mirror_syncs()
+        self.assertIn('203.0.113.7', self.f2b.banned('sshd-cluster'))
+        self.assertEqual(self.f2b.count('set', 'sshd-cluster', 'unbanip', '203.0.113.7'), 0)
+        self.assertEqual(self.f2b.count('set', 'sshd-cluster', 'banip', '203.0.113.7'), bans)  # not applied again
+
+    def test_an_expired_ban_whose_unban_fails_does_not_make_the_main_loop_spin(self):
+        self.start_agent(shared={})
+        self.write(order('203.0.113.6', expires=int(self.clock()) + 60))
+        wait_for(lambda: '203.0.113.6' in self.f2b.banned('sshd-operator'), what='the timed ban')
+        waits, queue_get = [], self.agent.queue.get
+
+        def get(block=True, timeout=None):  # the main loop's wait for the watchers' items
+            waits.append(timeout)
+            return queue_get(block, timeout)
+        self.agent.queue.get = get
+        unban = ('set', 'sshd-operator', 'unbanip', '203.0.113.6')
+        self.f2b.refusing.add(unban)  # fail2ban is stopping: the unban at the end fails, and is tried every round
+        self.clock.advance(61)
+        wait_for(lambda: self.f2b.count(*unban) >= 2, what='the unban tried again')
+        since = len(waits)
+        wait_for(lambda: self.f2b.count(*unban) >= 6, what='more rounds')
+        rounds = [timeout for timeout in waits[since:] if timeout is not None]
+        self.assertTrue(rounds)
+        self.assertGreaterEqual(min(rounds), self.agent.cfg.tick)  # the end already past does not shorten the wait
+        self.f2b.refusing.clear()
+        wait_for(lambda: '203.0.113.6' not in self.f2b.banned('sshd-operator'), what='the unban once fail2ban answers')
 
     def mirror_syncs(self, count=2):
         """Waits until `count` more syncs of the mirror have begun: once the second has, the first has ended."""
@@ -192,7 +283,7 @@ class OperatorBansTest(AgentTestCase):
         wait_for(lambda: not self.f2b.banned('sshd-operator'), what='the ban lifted')
         wait_for(lambda: not self.report()['orders'], what='the report without the deleted orders')
         self.assertEqual(self.f2b.banned('sshd'), {'203.0.113.7'})
-        self.assertEqual(self.f2b.count('set', 'sshd', 'unbanip', '203.0.113.7'), 1)
+        self.assertEqual(self.f2b.count('set', 'sshd', 'unbanip', '203.0.113.7'), 0)  # a ban after the order
 
     def test_the_operator_jail_is_synced_with_the_orders(self):
         now = int(time.time())
@@ -211,29 +302,35 @@ class OperatorBansTest(AgentTestCase):
     def test_an_agent_started_after_the_orders_were_written_applies_them(self):
         self.write(order('203.0.113.5'))
         self.write(order('2001:db8::7', action='unban'))
-        self.f2b.bans['sshd']['2001:db8::7'] = (int(time.time()), 3600)
+        self.f2b.bans['sshd']['2001:db8::7'] = (int(time.time()) - 60, 3600)  # banned before the order
         self.start_agent(shared={})
         self.assertEqual(self.reported('sshd.v4-203-0-113-5', 1)['result'], 'changed')
         self.assertEqual(self.reported('sshd.v6-2001-db8--7', 1)['result'], 'changed')
         self.assertEqual(self.f2b.banned('sshd-operator'), {'203.0.113.5'})
         self.assertEqual(self.f2b.banned('sshd'), set())
 
-    def test_an_agent_whose_report_shows_orders_applied_applies_exactly_the_others(self):
-        now = int(time.time())
-        self.write(order('203.0.113.5'))  # applied before the restart
-        self.write(order('203.0.113.6', action='unban'))  # applied before the restart
-        self.write(order('203.0.113.7'))
-        self.rewrite('sshd.v4-203-0-113-7', action='unban')  # generation 2: the report shows 1
-        self.write(order('203.0.113.8'))  # not in the report
+    def write_report(self, orders, now):
+        """node-a's report as an earlier run of its agent wrote it."""
         status, body = self.api.call('POST', NODES, {
             'apiVersion': f'{GROUP}/v1', 'kind': 'Fail2banNode', 'metadata': {'name': 'node-a'},
-            'status': {'node': 'node-a', 'reportedAt': rfc3339(now - 600), 'orders': {
-                'sshd.v4-203-0-113-5': {'generation': 1, 'result': 'changed'},
-                'sshd.v4-203-0-113-6': {'generation': 1, 'result': 'unchanged'},
-                'sshd.v4-203-0-113-7': {'generation': 1, 'result': 'changed'},
-                'sshd.v4-203-0-113-9': {'generation': 3, 'result': 'changed'},  # deleted meanwhile
-            }}}, token='token-a')
+            'status': {'node': 'node-a', 'reportedAt': rfc3339(now - 600), 'orders': orders}}, token='token-a')
         self.assertEqual(status, 201, body)
+
+    def test_an_agent_whose_report_shows_orders_applied_applies_exactly_the_others(self):
+        now = int(time.time())
+        uids = {ip: self.write(order(ip, **spec))['metadata']['uid'] for ip, spec in (
+            ('203.0.113.5', {}),  # applied before the restart
+            ('203.0.113.6', {'action': 'unban'}),  # applied before the restart
+            ('203.0.113.7', {}),
+            ('203.0.113.8', {}))}  # not in the report
+        self.rewrite('sshd.v4-203-0-113-7', action='unban')  # generation 2: the report shows 1
+        self.f2b.bans['sshd']['203.0.113.7'] = (now - 600, 3600)  # banned before the unban order
+        self.write_report({
+            'sshd.v4-203-0-113-5': {'uid': uids['203.0.113.5'], 'generation': 1, 'result': 'changed'},
+            'sshd.v4-203-0-113-6': {'uid': uids['203.0.113.6'], 'generation': 1, 'result': 'unchanged'},
+            'sshd.v4-203-0-113-7': {'uid': uids['203.0.113.7'], 'generation': 1, 'result': 'changed'},
+            'sshd.v4-203-0-113-9': {'uid': 'a-deleted-order', 'generation': 3, 'result': 'changed'},
+        }, now)
         for ip in ('203.0.113.5', '203.0.113.7'):  # fail2ban restored the bans from its database
             self.f2b.bans['sshd-operator'][ip] = (now - 600, -1)
         self.start_agent(shared={})
@@ -244,14 +341,58 @@ class OperatorBansTest(AgentTestCase):
                                                    ('set', 'sshd-operator', 'unbanip', '203.0.113.7')])
         self.assertEqual(self.f2b.banned('sshd-operator'), {'203.0.113.5', '203.0.113.8'})
         self.assertEqual(self.report()['orders'], {
-            'sshd.v4-203-0-113-5': {'generation': 1, 'result': 'changed'},
-            'sshd.v4-203-0-113-6': {'generation': 1, 'result': 'unchanged'},
-            'sshd.v4-203-0-113-7': {'generation': 2, 'result': 'changed'},
-            'sshd.v4-203-0-113-8': {'generation': 1, 'result': 'changed'},
+            'sshd.v4-203-0-113-5': {'uid': uids['203.0.113.5'], 'generation': 1, 'result': 'changed'},
+            'sshd.v4-203-0-113-6': {'uid': uids['203.0.113.6'], 'generation': 1, 'result': 'unchanged'},
+            'sshd.v4-203-0-113-7': {'uid': uids['203.0.113.7'], 'generation': 2, 'result': 'changed'},
+            'sshd.v4-203-0-113-8': {'uid': uids['203.0.113.8'], 'generation': 1, 'result': 'changed'},
         })
         self.assertEqual(self.report_writes()[0]['method'], 'PUT')  # the object exists: no POST
 
+    def test_an_order_deleted_and_created_again_while_the_agent_was_down_is_applied(self):
+        # The report shows the old object at the same name and generation: only its uid tells them apart.
+        now = int(time.time())
+        self.f2b.bans['sshd']['203.0.113.7'] = (now - 100, 3600)
+        written = self.write(order('203.0.113.7', action='unban', ordered_at=now - 60))
+        self.write_report({'sshd.v4-203-0-113-7': {'uid': 'uid-of-the-deleted-order', 'generation': 1,
+                                                   'result': 'unchanged'}}, now)
+        self.start_agent(shared={})
+        wait_for(lambda: not self.f2b.banned('sshd'), what='the unban order applied')
+        self.assertEqual(wait_for(lambda: self.report().get('orders', {}).get('sshd.v4-203-0-113-7', {}).get('uid')
+                                  == written['metadata']['uid'] and self.report()['orders']['sshd.v4-203-0-113-7'],
+                                  what='the new order reported'),
+                         {'uid': written['metadata']['uid'], 'generation': 1, 'result': 'changed'})
+
+    def test_an_order_applied_before_a_change_of_the_configuration_is_refused_now(self):
+        # Applied while 198.51.100.0/24 was not in NEVER_BAN; it is now.
+        now = int(time.time())
+        written = self.write(order('198.51.100.7'), token=ADMIN)
+        self.write_report({'sshd.v4-198-51-100-7': {'uid': written['metadata']['uid'], 'generation': 1,
+                                                    'result': 'changed'}}, now)
+        self.f2b.bans['sshd-operator']['198.51.100.7'] = (now - 600, -1)  # restored from fail2ban's database
+        self.start_agent(shared={})
+        entry = wait_for(lambda: (self.report().get('orders', {}).get('sshd.v4-198-51-100-7') or {}).get('result')
+                         == 'refused' and self.report()['orders']['sshd.v4-198-51-100-7'], what='the order refused')
+        self.assertIn('198.51.100.7 may never be banned: inside NEVER_BAN', entry['detail'])
+        wait_for(lambda: not self.f2b.banned('sshd-operator'), what='its ban lifted by the sync')
+
     # ------------------------------------------------------------------ the report
+
+    def test_the_reporter_survives_an_unexpected_error(self):
+        list_jails, calls = node.NodeAgent.list_jails, []
+
+        def failing_once(agent):
+            calls.append(1)
+            if len(calls) == 1:
+                raise RuntimeError('something unexpected')
+            return list_jails(agent)
+        patcher = mock.patch.object(node.NodeAgent, 'list_jails', failing_once)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+        self.start_agent(shared={})
+        self.write(order('203.0.113.5'))
+        self.assertEqual(self.reported('sshd.v4-203-0-113-5', 1)['result'], 'changed')
+        self.log_with("error: reporter: RuntimeError('something unexpected')")
+
 
     def test_orders_written_at_once_make_one_report_write(self):
         count = 50
@@ -330,14 +471,20 @@ class OperatorBanDecisionsTest(unittest.TestCase):
     def test_order_commands(self):
         ban, _ = operator_bans.check_order(self.order(expires=self.now + 60), OPERATOR_JAILS, NEVER_BAN)
         unban, _ = operator_bans.check_order(self.order(action='unban'), OPERATOR_JAILS, NEVER_BAN)
-        self.assertEqual(operator_bans.order_commands(ban, OPERATOR_JAILS, SHARED, self.now),
+        self.assertEqual(operator_bans.order_commands(ban, OPERATOR_JAILS, self.now),
                          [('set', 'sshd-operator', 'banip', '203.0.113.5')])
-        self.assertEqual(operator_bans.order_commands(ban, OPERATOR_JAILS, SHARED, self.now + 60),
+        self.assertEqual(operator_bans.order_commands(ban, OPERATOR_JAILS, self.now + 60),
                          [('set', 'sshd-operator', 'unbanip', '203.0.113.5')])
-        self.assertEqual(operator_bans.order_commands(unban, OPERATOR_JAILS, SHARED, self.now),
-                         [('set', jail, 'unbanip', '203.0.113.5') for jail in ('sshd', 'sshd-operator', 'sshd-cluster')])
-        self.assertEqual(operator_bans.order_commands(unban, OPERATOR_JAILS, {}, self.now),
-                         [('set', jail, 'unbanip', '203.0.113.5') for jail in ('sshd', 'sshd-operator')])
+        # the jail and the mirror: only what began at or before the order (lifted_bans, record refusal)
+        self.assertEqual(operator_bans.order_commands(unban, OPERATOR_JAILS, self.now),
+                         [('set', 'sshd-operator', 'unbanip', '203.0.113.5')])
+
+    def test_an_unban_order_lifts_only_bans_that_began_at_or_before_it(self):
+        listing = [('203.0.113.5', self.now - 1, 3600), ('203.0.113.6', self.now, -1), ('203.0.113.7', self.now + 1, 60),
+                   ('2001:DB8::5', self.now - 60, 60), ('192.0.2.9', self.now - 60, 60), ('junk', self.now - 60, 60)]
+        unbans = {ip: self.now for ip in ('203.0.113.5', '203.0.113.6', '203.0.113.7', '2001:db8::5', 'junk')}
+        self.assertEqual(operator_bans.lifted_bans(listing, unbans), ['2001:db8::5', '203.0.113.5', '203.0.113.6'])
+        self.assertEqual(operator_bans.lifted_bans([], unbans), [])
 
     def test_unban_orders_refuse_records_banned_up_to_their_time(self):
         unbans = {('sshd', '203.0.113.5'): self.now}
@@ -356,6 +503,39 @@ class OperatorBanDecisionsTest(unittest.TestCase):
         self.assertEqual(operator_bans.applied_generations(None), {})
         self.assertEqual(operator_bans.operator_jail_plan({'203.0.113.5', '2001:db8::1'}, ['2001:DB8::1', '203.0.113.9']),
                          (['203.0.113.5'], ['203.0.113.9']))
+
+    def test_rfc3339_times_with_any_number_of_fraction_digits_also_on_python_3_10(self):
+        base = calendar.timegm((2027, 1, 15, 7, 0, 0))
+        valid = {'2027-01-15T07:00:00Z': 0, '2027-01-15T07:00:00.5Z': 0.5, '2027-01-15T07:00:00.25Z': 0.25,
+                 '2027-01-15T07:00:00.1250Z': 0.125, '2027-01-15T07:00:00.12345Z': 0.12345,
+                 '2027-01-15T07:00:00.123456789Z': 0.123456, '2027-01-15T07:00:00.000Z': 0,
+                 '2027-01-15T08:00:00.5+01:00': 0.5, '2027-01-14T23:00:00.75-08:00': 0.75,
+                 '2027-01-15T12:30:00+05:30': 0, '2027-01-15T07:00:00-00:00': 0}
+        invalid = ['2027-01-15T07:00:00', '2027-01-15 07:00:00Z', '2027-01-15T07:00:00.Z', '2027-01-15t07:00:00z',
+                   '2027-01-15T07:00:00+0100', '2027-01-15T07:00Z', '2027-13-15T07:00:00Z', '2027-01-15T24:00:00Z',
+                   '2027-01-15T07:00:00+25:00', '2027-01-15T07:00:00Z\n', '\uff12027-01-15T07:00:00Z',
+                   '2027-01-15T07:00:00.\u0661Z', None, 1800000000]
+        for python in ('this one', '3.10'):
+            with mock.patch.object(operator_bans, 'datetime', Python310Datetime) if python == '3.10' \
+                    else contextlib.nullcontext():
+                for text, fraction in valid.items():
+                    self.assertAlmostEqual(operator_bans.parse_rfc3339(text, 'orderedAt'), base + fraction, delta=1e-6,
+                                           msg=f'{text} on {python}')
+                for text in invalid:
+                    with self.assertRaisesRegex(ValueError, r'^orderedAt .* is not an RFC 3339 time$',
+                                                msg=f'{text!r} on {python}'):
+                        operator_bans.parse_rfc3339(text, 'orderedAt')
+        self.assertEqual(operator_bans.RFC3339_PATTERN,
+                         r'^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$')
+
+    def test_a_report_lists_only_addresses(self):
+        # The CRD takes strings of at most 39 characters: one entry that is no address would fail every write.
+        listing = reports.jail_listing(['203.0.113.5', 'not-an-address', '2001:DB8::1', '2001:db8::1',
+                                        '2001:db8::2%eth0', '192.0.2.0/24', '', 'x' * 60, None, 7,
+                                        '2001:0db8:0000:0000:0000:0000:0000:0003'])
+        self.assertEqual(listing, {'count': 3, 'addresses': ['203.0.113.5', '2001:db8::1', '2001:db8::3']})
+        self.assertEqual(reports.jail_listing('203.0.113.9 junk 192.0.2.1'),
+                         {'count': 2, 'addresses': ['192.0.2.1', '203.0.113.9']})
 
     def test_report_lists_at_most_max_listed_addresses_in_order(self):
         banned = [str(ipaddress.ip_address('2001:db8::') + i) for i in range(600)] + \
@@ -378,3 +558,14 @@ class OperatorBanDecisionsTest(unittest.TestCase):
         for text in ('["sshd"]', '{"sshd": ""}', '{"sshd": "sshd"}', '{"Bad_Jail": "x"}'):
             with self.assertRaises(ValueError, msg=text):
                 agent_config.parse_operator_jails(text)
+
+
+class Python310Datetime(datetime.datetime):
+    """datetime as Python 3.10 parses ISO times: a fraction of 3 or 6 digits only, no 'Z' (the image may have it)."""
+
+    @classmethod
+    def fromisoformat(cls, text):
+        if not re.fullmatch(r'[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{3}|\.[0-9]{6})?'
+                            r'([+-][0-9]{2}:[0-9]{2})?', text):
+            raise ValueError(f'Invalid isoformat string: {text!r}')
+        return super().fromisoformat(text)

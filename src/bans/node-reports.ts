@@ -4,6 +4,11 @@ import { normalizeAddress } from './validate';
 
 /** What a node's agent did with one order. */
 export interface OrderResult {
+  /**
+   * The order's `metadata.uid`: which object the result is for (an order deleted and created again has the same name,
+   * and may have the same generation). Absent in reports of older agents.
+   */
+  readonly uid?: string;
   /** The order's `metadata.generation` the result is for. */
   readonly generation: number;
   readonly result: 'changed' | 'unchanged' | 'refused';
@@ -45,7 +50,12 @@ function orderResult(value: any): OrderResult | undefined {
   if (!Number.isInteger(value?.generation) || !RESULTS.has(value?.result)) {
     return undefined;
   }
-  return { generation: value.generation, result: value.result, ...(typeof value.detail === 'string' && { detail: value.detail }) };
+  return {
+    ...(typeof value.uid === 'string' && { uid: value.uid }),
+    generation: value.generation,
+    result: value.result,
+    ...(typeof value.detail === 'string' && { detail: value.detail }),
+  };
 }
 
 function jailList(value: any): JailList | undefined {

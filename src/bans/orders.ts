@@ -16,6 +16,8 @@ export interface OrderSpec {
 /** An order as the API stored it. */
 export interface WrittenOrder {
   readonly name: string;
+  /** `metadata.uid` of the object written: a node's report of another object of the same name is not about this one. */
+  readonly uid: string;
   /** `metadata.generation` after the write: a node has applied the order once it reports this one or a later one. */
   readonly generation: number;
   /** POST (there was no order for this address in this jail yet), or PUT over the existing one. */
@@ -80,7 +82,11 @@ export async function writeOrder(reach: ApiReach, command: ChangeCommand, now: n
       if (!Number.isInteger(generation) || generation < 1) {
         throw new ClusterError(`the API answered the write of OperatorBan ${name} without a metadata.generation`);
       }
-      return { name, generation, created: current === undefined, spec };
+      const uid = written?.metadata?.uid;
+      if (typeof uid !== 'string' || uid === '') {
+        throw new ClusterError(`the API answered the write of OperatorBan ${name} without a metadata.uid`);
+      }
+      return { name, uid, generation, created: current === undefined, spec };
     } catch (error) {
       const raced = error instanceof ClusterError && (error.reason === 'Conflict' || error.reason === 'AlreadyExists');
       if (!raced || attempt >= MAX_WRITE_ATTEMPTS) {

@@ -48,9 +48,13 @@ function noReports(place: ApiReach): string {
   return `no Fail2banNode in namespace ${place.namespace}: no node agent has reported (is fail2ban deployed there, and are its agents running?)`;
 }
 
-/** The node has reported this order, or a later version of it. */
+/**
+ * The node has reported this order, or a later version of it: the same object (uid), at this generation or a later
+ * one. An entry of an order of the same name deleted meanwhile (another uid) is not about this one.
+ */
 function reported(report: NodeReport, order: WrittenOrder): boolean {
-  return (report.orders[order.name]?.generation ?? 0) >= order.generation;
+  const entry = report.orders[order.name];
+  return entry !== undefined && entry.uid === order.uid && entry.generation >= order.generation;
 }
 
 function outcome(report: NodeReport, order: WrittenOrder, command: ChangeCommand, now: number): NodeOutcome {

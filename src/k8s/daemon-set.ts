@@ -6,7 +6,7 @@ import { Construct } from 'constructs';
 import { CONTAINER_LOG_DIR, HOST_LOG_DIR } from '../model/log-path';
 import { Fail2banConfigMap } from './config-map';
 import { KubeServiceAccount } from 'cdk8s-plus-28/lib/imports/k8s';
-import { AGENT_UID, agentFiles, banBrokerContainer, HANDOFF_DIR, NodeAgentSettings, nodeAgentContainer, RUN_DIR, TOKEN_DIR } from './node-agent';
+import { AGENT_UID, agentFiles, banBrokerContainer, NodeAgentSettings, nodeAgentContainer, RUN_DIR, TOKEN_DIR } from './node-agent';
 
 /** Pod-template annotation with the sha256 of the ConfigMap data: a new value rolls every pod. */
 export const CONFIG_HASH_ANNOTATION = 'fail2ban.cdk8s/config-sha256';
@@ -193,7 +193,6 @@ export class Fail2banDaemonSet extends Construct {
     const run = kplus.Volume.fromEmptyDir(this, 'run', 'run', { medium: kplus.EmptyDirMedium.MEMORY });
     const handoff = kplus.Volume.fromEmptyDir(this, 'handoff', 'handoff', { medium: kplus.EmptyDirMedium.MEMORY });
     this.container.mount(RUN_DIR, run);
-    this.container.mount(HANDOFF_DIR, handoff);
     const settings = { image: props.image, timeZone: props.timeZone, code, handoff, settings: props.nodeAgent };
     this.daemonSet.addContainer(banBrokerContainer({ ...settings, run }));
     const agent = this.daemonSet.addContainer(nodeAgentContainer(settings));
@@ -265,6 +264,16 @@ export class Fail2banDaemonSet extends Construct {
       resources: { cpu: { request: kplus.Cpu.millis(10) }, memory: { request: Size.mebibytes(8), limit: Size.mebibytes(32) } },
     });
     this.agent.mount(mount.containerPath, volume);
+  }
+
+  /**
+   * A memory-backed directory that the fail2ban container writes and the agent reads, and no other container sees
+   * (the hand-off directory, with the broker's socket, is not mounted in fail2ban).
+   */
+  public shareWithAgent(name: string, containerPath: string): void {
+    const volume = kplus.Volume.fromEmptyDir(this, name, name, { medium: kplus.EmptyDirMedium.MEMORY });
+    this.container.mount(containerPath, volume);
+    this.agent.mount(containerPath, volume);
   }
 
   /** Mounts a host path into the fail2ban container. */

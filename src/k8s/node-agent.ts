@@ -13,8 +13,8 @@ const AGENT_HOME = '/opt/node-agent';
 export const RUN_DIR = '/var/run/fail2ban';
 
 /**
- * The hand-off directory (memory-backed) of the fail2ban, broker and agent containers: the broker's socket, ban
- * sharing's outbox, the agent's liveness file. fail2ban's socket is not in it.
+ * The hand-off directory (memory-backed) of the broker and the agent: the broker's socket, the agent's liveness file.
+ * Neither fail2ban's socket is in it nor is it mounted in the fail2ban container.
  */
 export const HANDOFF_DIR = '/var/run/node-agent';
 const STATUS_FILE = `${HANDOFF_DIR}/node-agent.status`;
@@ -58,7 +58,7 @@ export interface NodeAgentProps {
   readonly timeZone: string;
   /** The ConfigMap volume holding the agent's package, mapped to `agent/` by items. */
   readonly code: kplus.Volume;
-  /** The hand-off directory. */
+  /** The hand-off directory of the broker and the agent. */
   readonly handoff: kplus.Volume;
   readonly settings: NodeAgentSettings;
 }

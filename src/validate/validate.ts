@@ -316,6 +316,13 @@ export function fail2banWarnings(config: ResolvedFail2ban): string[] {
 }
 
 /** Every problem of a configuration, each naming the jail, setting or file, the bad value and the fix. */
+/** The package's API group names CRDs (`operatorbans.GROUP`): a DNS subdomain with at least one dot. */
+function checkApiGroup(group: string): string[] {
+  return /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/.test(group)
+    ? []
+    : [`apiGroup "${group}" is not a DNS subdomain with a dot (CRD names are <plural>.<group>). Fix: use e.g. 'fail2ban.homelab.internal', or leave it unset.`];
+}
+
 export function validateFail2ban(config: ResolvedFail2ban): string[] {
   return [
     ...checkControlCharacters(config),
@@ -323,6 +330,7 @@ export function validateFail2ban(config: ResolvedFail2ban): string[] {
     ...checkTimeZone(config.timeZone),
     ...checkPurgeAge(config),
     ...checkBanManager(config),
+    ...checkApiGroup(config.apiGroup),
     ...config.features.flatMap((feature) => feature.validate?.(config) ?? []),
     ...checkSettings('[DEFAULT]', config.defaults, config),
     ...duplicates(config.jails.map((j) => j.name)).map((name) => `jail "${name}" is defined more than once; fail2ban would merge the sections silently. Fix: keep one jail per name.`),

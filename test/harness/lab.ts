@@ -89,7 +89,7 @@ export class Fail2banLab {
   public readonly socket: string;
   /** What the pod has at /var/run/fail2ban: fail2ban's socket. */
   public readonly runDir: string;
-  /** What the pod shares at /var/run/node-agent: the ban-sharing outbox, the broker's socket. */
+  /** Mounted at /var/run/node-agent for fail2ban: the ban-sharing outbox is in it, as the pod mounts it there. */
   public readonly handoffDir: string;
   public readonly logDir: string;
   private readonly confDir: string;

@@ -4,7 +4,7 @@ import { HANDOFF_DIR } from '../../k8s/node-agent';
 export const STATE_HOST_DIR = '/var/lib/fail2ban/ban-sharing';
 export const STATE_DIR = '/var/lib/ban-sharing';
 
-/** Where the publish action leaves its events for the agent. */
+/** Where the publish action leaves its events for the agent: a directory of its own, shared by those two only. */
 export const OUTBOX_DIR = `${HANDOFF_DIR}/outbox`;
 
 /** Props of {@link sharingEnvironment}. */

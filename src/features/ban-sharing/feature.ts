@@ -6,7 +6,7 @@ import { BanLedger } from './ledger';
 import { mirrorBanTimeSeconds, mirrorJail } from './mirrors';
 import { BanSharingOptions, MIN_KUBERNETES_VERSION, mirrorJailName, parseKubernetesVersion, resolveBanSharing } from './options';
 import { PUBLISH_ACTION, PUBLISH_ACTION_KEY, publishAction } from './publish-action';
-import { sharingEnvironment, STATE_DIR, STATE_HOST_DIR } from './agent-settings';
+import { OUTBOX_DIR, sharingEnvironment, STATE_DIR, STATE_HOST_DIR } from './agent-settings';
 
 /** Problems of the sharing settings against the resolved jails and cluster block. */
 function validateSharing(sharing: BanSharingOptions, config: ResolvedCore): string[] {
@@ -63,6 +63,7 @@ export function banSharingFeature(options: BanSharingOptions): Fail2banFeature {
       });
       for (const [name, value] of Object.entries(environment)) daemonSet.agent.env.addVariable(name, kplus.EnvValue.fromValue(value));
       daemonSet.mountAgentHostDirectory({ name: 'ban-sharing-state', hostPath: STATE_HOST_DIR, containerPath: STATE_DIR });
+      daemonSet.shareWithAgent('outbox', OUTBOX_DIR);
     },
     bans: () => ({ mirrors: sharing.mirrors }),
   };

@@ -6,8 +6,11 @@ import { NodeReports } from './node-reports';
 import { operatorJail, operatorJailName } from './operator-jails';
 import { OperatorBanDefinition } from './orders';
 
-/** `OperatorBan` objects the namespace may hold (a ResourceQuota): a permanent block list of this size is a lot. */
-const MAX_ORDERS = 10_000;
+/**
+ * `OperatorBan` objects the namespace may hold (a ResourceQuota): a large block list for a homelab, and few enough
+ * that each node's report, which names every order, stays far below the API server's object size limit.
+ */
+const MAX_ORDERS = 2_000;
 
 /** An object name's part: lower-case letters, digits and '-'. */
 const NAME_PART = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

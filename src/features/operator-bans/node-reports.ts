@@ -33,7 +33,7 @@ export class NodeReports extends Construct {
   constructor(scope: Construct, id: string, props: NodeReportsProps) {
     super(scope, id);
     const { group, labels } = props;
-    const order = { type: 'object', required: ['generation', 'result'], properties: { generation: { type: 'integer' }, result: { type: 'string', enum: ['changed', 'unchanged', 'refused'] }, detail: { type: 'string', maxLength: 512 } } };
+    const order = { type: 'object', required: ['generation', 'result'], properties: { uid: { type: 'string', maxLength: 36 }, generation: { type: 'integer' }, result: { type: 'string', enum: ['changed', 'unchanged', 'refused'] }, detail: { type: 'string', maxLength: 512 } } };
     const jail = { type: 'object', required: ['count', 'addresses'], properties: { count: { type: 'integer' }, addresses: { type: 'array', maxItems: MAX_LISTED, items: { type: 'string', maxLength: 39 } } } };
     new ApiObject(this, 'Definition', {
       apiVersion: 'apiextensions.k8s.io/v1',

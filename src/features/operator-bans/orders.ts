@@ -1,8 +1,10 @@
+import * as fs from 'node:fs';
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { celString } from '../../model/cel';
 import { ipFamily } from '../../model/ip';
 import { ALWAYS_NEVER_BAN } from '../../model/never-ban';
+import { packagePath } from '../../model/package-path';
 import { addressObjectNameCel } from '../../model/address-name';
 
 /** Props of {@link OperatorBanDefinition}. */
@@ -15,6 +17,9 @@ export interface OperatorBanDefinitionProps {
   readonly neverBan: readonly string[];
   readonly jailNeverBan: Readonly<Record<string, readonly string[]>>;
 }
+
+/** The schema of an order's times, as `agent/operator_ban.json` writes it down for the CRD and the agent. */
+const ORDER_TIME: Record<string, unknown> = JSON.parse(fs.readFileSync(packagePath('agent', 'operator_ban.json'), 'utf8')).time;
 
 /** An `ignoreIp` entry as a CIDR range for CEL's `cidr()`; host names (allowed by an opt-in) cannot be checked there. */
 function cidrOf(entry: string): string | undefined {
@@ -88,8 +93,8 @@ export class OperatorBanDefinition extends Construct {
                       jail: { type: 'string', enum: [...props.jails] },
                       ip: { type: 'string', maxLength: 39 },
                       action: { type: 'string', enum: ['ban', 'unban'] },
-                      orderedAt: { type: 'string', format: 'date-time' },
-                      expires: { type: 'string', format: 'date-time' },
+                      orderedAt: ORDER_TIME,
+                      expires: ORDER_TIME,
                       reason: { type: 'string', maxLength: 256, pattern: '^[^\\x00-\\x1f\\x7f]*$' },
                     },
                   },

@@ -6,7 +6,7 @@ import { clusterHashCommand } from './rollout';
 
 function statusCommands(facts: DeploymentFacts): string {
   const jails = jailsOf(facts.jailLocal).filter((jail) => isJailEnabled(jail, facts.jailLocal));
-  return ['', ...jails.map((jail) => ` ${jail.name}`)].map((jail) => `kubectl exec -n ${facts.namespace} POD -- fail2ban-client status${jail}`).join('\n');
+  return ['', ...jails.map((jail) => ` ${jail.name}`)].map((jail) => `kubectl exec -n ${facts.namespace} POD -c fail2ban -- fail2ban-client status${jail}`).join('\n');
 }
 
 function fluxCheck(facts: DeploymentFacts): string {
@@ -28,7 +28,7 @@ export function troubleshootingSection(facts: DeploymentFacts): string {
 
     \`\`\`sh
     kubectl get pods -n ${facts.namespace} -o wide
-    kubectl logs -n ${facts.namespace} POD --tail=100 -f
+    kubectl logs -n ${facts.namespace} POD -c fail2ban --tail=100 -f
     ${statusCommands(facts)}
     \`\`\`
 
