@@ -18,6 +18,15 @@ function rules(lab: Fail2banLab): string[] {
     .sort();
 }
 
+/** The handles of the rules that match a ban set: a start that re-creates a rule gives it a new handle. */
+function ruleHandles(lab: Fail2banLab): string[] {
+  return lab
+    .nft('-a', 'list', 'table', 'inet', 'f2b-table')
+    .split('\n')
+    .filter((line) => line.includes('saddr @'))
+    .map((line) => /# handle (\d+)/.exec(line)![1]);
+}
+
 /** Enough sshd failures for a ban. */
 const BAN = FIXTURE_SSHD.maxRetry!;
 
@@ -63,18 +72,21 @@ describeWithTools(TOOLS, 'restart-safe firewall state', () => {
     expect(rules(lab)).toEqual(before);
   });
 
-  test('without the reset, a restart after kill -9 duplicates every rule (the failure the init container prevents)', async () => {
+  test('without the reset (a container restart: init containers do not run again), kill -9 and a start add no rule twice', async () => {
     const ruleLines = () => rules(lab).filter((line) => line.includes('saddr @'));
     const once = ruleLines();
+    expect(once.length).toBeGreaterThan(0);
     const bans: Array<[string, string]> = [['sshd', '192.0.2.30'], ['sshd', '2001:db8::30'], ['k3s-apiserver', '198.51.100.30']];
     const restored = () => bans.map(([jail, ip]) => lab.logged(jail, 'Restore Ban', ip));
-    const before = restored();
-    await lab.killServer();
-    await lab.startServer();
-    await waitFor('the restored bans', () => restored().every((count, i) => count > before[i]));
-    await waitFor('every jail to have added its rules again', () => ruleLines().length >= 2 * once.length);
-    expect(ruleLines().length).toBe(2 * once.length);
-    expect(new Set(ruleLines())).toEqual(new Set(once));
+    for (let restart = 1; restart <= 2; restart++) {
+      const before = restored();
+      const handles = ruleHandles(lab);
+      await lab.killServer();
+      await lab.startServer();
+      // Each start adds its jail's rules anew (new handles): once there are as many new ones as before, every start ran.
+      await waitFor('every action to start again', () => restored().every((count, i) => count > before[i]) && ruleHandles(lab).filter((handle) => !handles.includes(handle)).length >= handles.length);
+      expect(ruleLines()).toEqual(once);
+    }
   });
 });
 

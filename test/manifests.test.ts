@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { App, Chart, Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { loadFilters } from '../src/model/filter';
@@ -88,10 +89,11 @@ describe('namespace', () => {
 });
 
 describe('config map', () => {
-  test("is fail2ban-config with jail.local, one key per filter file and the node agent's modules", () => {
+  test("is fail2ban-config with jail.local, one key per filter file, the nftables actions' restart fix and the node agent's modules", () => {
     expect(configMap.metadata).toMatchObject({ name: 'fail2ban-config', namespace: 'fail2ban' });
     const keys = Object.keys(configMap.data).sort();
-    expect(keys.filter((key) => !key.startsWith('agent.'))).toEqual(['jail.local', 'k3s-apiserver-audit.conf', 'k3s-apiserver.conf']);
+    expect(keys.filter((key) => !key.startsWith('agent.'))).toEqual(['jail.local', 'k3s-apiserver-audit.conf', 'k3s-apiserver.conf', 'nftables-common.local']);
+    expect(configMap.data['nftables-common.local']).toBe(fs.readFileSync('actions/nftables-common.local', 'utf8'));
     expect(keys).toContain('agent.broker.py');
   });
 
