@@ -7,7 +7,7 @@ import { renderDuration } from './model/duration';
 import { Fail2banConfigError } from './model/errors';
 import { FilterFile, filterFileName } from './model/filter';
 import { renderJailLocal } from './render/jail-local';
-import { NFTABLES_COMMON_LOCAL, nftablesCommonLocal } from './model/nftables-action';
+import { packageActionFiles } from './model/nftables-action';
 import { Fail2banProps } from './resolve/props';
 import { nodeAgentSettings, ResolvedFail2ban, resolveFail2ban } from './resolve/resolve';
 import { fail2banWarnings, validateFail2ban } from './validate/validate';
@@ -58,7 +58,7 @@ export class Fail2ban extends Construct {
 
     this.jailLocal = renderJailLocal(config.defaults, config.jails, additions);
     this.addConfigFile('jail.local', this.jailLocal, '/data/jail.d/jail.local');
-    this.addConfigFile(NFTABLES_COMMON_LOCAL, nftablesCommonLocal(), `/data/action.d/${NFTABLES_COMMON_LOCAL}`);
+    packageActionFiles().forEach((file) => this.addConfigFile(file.name, file.content, `/data/action.d/${file.name}`));
     config.filters.forEach((filter) => this.addFilter(filter));
     const optionalLogs = config.jails.filter((jail) => (jail.enabled ?? true) && jail.logMayBeMissing).flatMap((jail) => [jail.logPath].flat());
     [...new Set(optionalLogs)].sort().forEach((containerPath) => this.daemonSet.addOptionalHostLog(containerPath));

@@ -36,7 +36,9 @@ export const homelab: Fail2banProps = {
   defaults: {
     // Loopback + Tailscale CGNAT: tailnet peers are never banned.
     ignoreIp: ['127.0.0.1/8', '::1', '100.64.0.0/10'],
-    banAction: 'nftables-multiport',
+    // The seed's nftables-multiport, with the bans handed to nftables in batches: the same table, chain and sets
+    // (README: "Bans at flood scale"); 'nftables-multiport' is fail2ban's own, one process per ban.
+    banAction: 'nftables-batch',
     backend: 'auto',
     findTime: Duration.minutes(10),
     banTime: Duration.hours(1),

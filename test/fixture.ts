@@ -12,7 +12,7 @@ import { Fail2banProps } from '../src/resolve/props';
 /** The fixture's `[DEFAULT]` section. */
 export const FIXTURE_DEFAULTS: JailDefaults = {
   ignoreIp: ['127.0.0.1/8', '::1', '100.64.0.0/10'],
-  banAction: 'nftables-multiport',
+  banAction: 'nftables-batch',
   backend: 'auto',
   findTime: Duration.minutes(10),
   banTime: Duration.hours(1),

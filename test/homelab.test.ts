@@ -80,12 +80,12 @@ function seedTables() {
   };
 }
 
-test('seed parity: the homelab has the seed’s settings (its ignoreip gains the cluster block’s pod and service networks)', () => {
+test('seed parity: the homelab has the seed’s settings (its ignoreip gains the cluster block’s pod and service networks; its nftables bans go in batches)', () => {
   expect(seedTables()).toMatchInlineSnapshot(`
 {
   "defaults": {
     "backend": "auto",
-    "banaction": "nftables-multiport",
+    "banaction": "nftables-batch.py",
     "bantime": "1h",
     "findtime": "10m",
     "ignoreip": "127.0.0.1/8 ::1 100.64.0.0/10 10.42.0.0/16 10.43.0.0/16",

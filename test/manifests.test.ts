@@ -92,8 +92,8 @@ describe('config map', () => {
   test("is fail2ban-config with jail.local, one key per filter file, the nftables actions' restart fix and the node agent's modules", () => {
     expect(configMap.metadata).toMatchObject({ name: 'fail2ban-config', namespace: 'fail2ban' });
     const keys = Object.keys(configMap.data).sort();
-    expect(keys.filter((key) => !key.startsWith('agent.'))).toEqual(['jail.local', 'k3s-apiserver-audit.conf', 'k3s-apiserver.conf', 'nftables-common.local']);
-    expect(configMap.data['nftables-common.local']).toBe(fs.readFileSync('actions/nftables-common.local', 'utf8'));
+    expect(keys.filter((key) => !key.startsWith('agent.'))).toEqual(['jail.local', 'k3s-apiserver-audit.conf', 'k3s-apiserver.conf', 'nftables-batch.py', 'nftables-common.local']);
+    for (const file of ['nftables-batch.py', 'nftables-common.local']) expect(configMap.data[file]).toBe(fs.readFileSync(`actions/${file}`, 'utf8'));
     expect(keys).toContain('agent.broker.py');
   });
 
@@ -108,7 +108,8 @@ describe('config map', () => {
     expect(ini.DEFAULT).toEqual({
       // The props' list, then the cluster block's pod and service networks.
       ignoreip: '127.0.0.1/8 ::1 100.64.0.0/10 10.42.0.0/16 10.43.0.0/16',
-      banaction: 'nftables-multiport',
+      // The package's Python action, by its file name (fail2ban loads `*.py` actions so).
+      banaction: 'nftables-batch.py',
       backend: 'auto',
       findtime: '10m',
       bantime: '1h',

@@ -162,7 +162,7 @@ describe('summarizeChanges', () => {
   test('the first synth: everything is added', () => {
     const lines = summarizeChanges({}, current);
     // The cluster's own ranges join ignoreip after the configured ones.
-    expect(lines[0]).toMatch(/^\[DEFAULT\]: added \(ignoreip 127\.0\.0\.1\/8 ::1 100\.64\.0\.0\/10\b.*, banaction nftables-multiport, backend auto, findtime 10m, bantime 1h, maxretry 5\)$/);
+    expect(lines[0]).toMatch(/^\[DEFAULT\]: added \(ignoreip 127\.0\.0\.1\/8 ::1 100\.64\.0\.0\/10\b.*, banaction nftables-batch\.py, backend auto, findtime 10m, bantime 1h, maxretry 5\)$/);
     expect(lines.slice(1, 8)).toEqual([
       'jail sshd: added (enabled, logpath /var/log/host/auth.log, bantime 24h, maxretry 3)',
       'jail k3s-apiserver: added (enabled, filter k3s-apiserver, logpath /var/log/host/syslog, bantime 1h, maxretry 10)',

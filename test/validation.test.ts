@@ -139,7 +139,7 @@ describe('durations', () => {
 
 describe('ban scope and repeat offenders', () => {
   test("'host-and-forwarded' needs an nftables banaction", () => {
-    expectOneProblem(sshd({ blocks: 'host-and-forwarded', banAction: 'iptables-multiport' }), "blocks 'host-and-forwarded'", "banAction 'nftables-multiport'");
+    expectOneProblem(sshd({ blocks: 'host-and-forwarded', banAction: 'iptables-multiport' }), "blocks 'host-and-forwarded'", "'nftables-batch'");
     expect(problems(sshd({ blocks: 'host-and-forwarded' }))).toEqual([]);
   });
 

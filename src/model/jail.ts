@@ -36,7 +36,7 @@ export interface JailSettings {
   readonly findTime?: TimeSpan;
   /** How long an address stays banned. @default fail2ban's own (10m) */
   readonly banTime?: BanTime;
-  /** Action that bans, from the image's `action.d` (e.g. `nftables-multiport`). @default fail2ban's own */
+  /** Action that bans: the package's batching `nftables-batch`, or one of the image's `action.d` (e.g. fail2ban's own `nftables-multiport`, one process per ban). @default a jail: `[DEFAULT]`'s; `[DEFAULT]`: 'nftables-batch' */
   readonly banAction?: string;
   /** How fail2ban reads logs: `auto`, `pyinotify` or `polling` (the image has no systemd module). @default fail2ban's own (auto) */
   readonly backend?: string;

@@ -1,3 +1,4 @@
+import { renderBanAction } from '../model/nftables-action';
 import dedent from 'ts-dedent';
 import { JailLocalAdditions } from '../features/feature';
 import { renderBanTime, renderDuration } from '../model/duration';
@@ -7,7 +8,7 @@ import { JailDefaults, JailProps, JailSettings } from '../model/jail';
 function settingLines(settings: JailSettings): string[] {
   const entries: Array<[string, string | undefined]> = [
     ['ignoreip', settings.ignoreIp?.join(' ')],
-    ['banaction', settings.banAction],
+    ['banaction', settings.banAction === undefined ? undefined : renderBanAction(settings.banAction)],
     ['backend', settings.backend],
     ['port', settings.port],
     ['protocol', settings.protocol],

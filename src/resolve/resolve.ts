@@ -39,6 +39,8 @@ export const DEFAULTS = {
   priorityClassName: 'system-node-critical',
   terminationGracePeriod: Duration.seconds(30),
   securityMode: 'net-admin' as SecurityMode,
+  /** The package's batching nftables action (actions/nftables-batch.py): fail2ban's own runs one process per ban. */
+  banAction: 'nftables-batch',
 };
 
 /** {@link Fail2banProps} with every default filled in: what validation, the constructs and the ban CLI use. */
@@ -87,7 +89,7 @@ export function resolveFail2ban(props: Fail2banProps): ResolvedFail2ban {
   const name = props.name ?? DEFAULTS.name;
   // The cluster block joins every ignoreip list, the defaults' and each jail's own, which would otherwise replace them.
   const neverBan = union(props.defaults?.ignoreIp, props.cluster && clusterRanges(props.cluster));
-  const defaults: JailDefaults = { ...props.defaults, ...(neverBan.length > 0 ? { ignoreIp: neverBan } : {}) };
+  const defaults: JailDefaults = { banAction: DEFAULTS.banAction, ...props.defaults, ...(neverBan.length > 0 ? { ignoreIp: neverBan } : {}) };
   const jails = props.jails.map((jail) => (jail.ignoreIp ? { ...jail, ignoreIp: union(neverBan, jail.ignoreIp) } : jail));
   const app = { name: 'fail2ban', instance: name, version: imageTag(image) ?? 'latest', component: 'intrusion-prevention', partOf: 'fail2ban' };
   const probes = DEFAULTS.probes();

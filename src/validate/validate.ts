@@ -11,6 +11,7 @@ import { parseReference } from '../model/reference';
 import { ResolvedFail2ban } from '../resolve/resolve';
 import { CONTAINER_LOG_DIR } from '../model/log-path';
 import { STOCK_ACTIONS, STOCK_FILTERS } from './stock';
+import { BATCH_ACTION, NFTABLES_ACTIONS } from '../model/nftables-action';
 import { didYouMean } from '../model/suggest';
 
 const CONFIG_MAP_KEY = /^[-._a-zA-Z0-9]+$/;
@@ -178,8 +179,12 @@ function checkSettings(where: string, settings: JailSettings, config: ResolvedFa
   if (settings.banAction !== undefined) {
     problems.push(...checkReference(where, 'banaction', settings.banAction));
   }
-  if (settings.banAction !== undefined && !STOCK_ACTIONS.includes(baseName(settings.banAction))) {
-    problems.push(`${where}: banaction "${settings.banAction}" is not an action the image ships (fail2ban 1.0.2's action.d).${didYouMean(baseName(settings.banAction), STOCK_ACTIONS)} Fix: name one of its actions, e.g. 'nftables-multiport'.`);
+  const actions = [...STOCK_ACTIONS, BATCH_ACTION];
+  if (settings.banAction !== undefined && !actions.includes(baseName(settings.banAction))) {
+    problems.push(`${where}: banaction "${settings.banAction}" is not an action the image ships (fail2ban 1.0.2's action.d) nor the package's '${BATCH_ACTION}'.${didYouMean(baseName(settings.banAction), actions)} Fix: name one of them, e.g. '${BATCH_ACTION}'.`);
+  }
+  if (settings.banAction !== undefined && baseName(settings.banAction) === BATCH_ACTION && settings.banAction !== BATCH_ACTION) {
+    problems.push(`${where}: banaction "${settings.banAction}": the package's '${BATCH_ACTION}' takes no options here (jail.conf passes port, protocol and chain to it). Fix: write '${BATCH_ACTION}'.`);
   }
   return problems;
 }
@@ -196,8 +201,8 @@ function checkJail(jail: JailProps, config: ResolvedFail2ban): string[] {
     problems.push(`${where}: logMayBeMissing needs plain file paths, but logpath "${globs[0]}" is a pattern. Fix: name each file, or drop logMayBeMissing.`);
   }
   const banAction = baseName(jail.banAction ?? config.defaults.banAction ?? '');
-  if (jail.blocks === 'host-and-forwarded' && !['nftables-multiport', 'nftables-allports'].includes(banAction)) {
-    problems.push(`${where}: blocks 'host-and-forwarded' moves an nftables action to the prerouting hook, but the banaction is "${banAction || "fail2ban's default (iptables-multiport)"}". Fix: set banAction 'nftables-multiport' or 'nftables-allports', or blocks 'host'.`);
+  if (jail.blocks === 'host-and-forwarded' && !NFTABLES_ACTIONS.includes(banAction)) {
+    problems.push(`${where}: blocks 'host-and-forwarded' moves an nftables action to the prerouting hook, but the banaction is "${banAction || "fail2ban's default (iptables-multiport)"}". Fix: set banAction to one of ${NFTABLES_ACTIONS.map((a) => `'${a}'`).join(', ')}, or blocks 'host'.`);
   }
   if (jail.filter !== undefined) {
     problems.push(...checkReference(where, 'filter', jail.filter));
