@@ -48,7 +48,8 @@ async function main(): Promise<void> {
     lab.destroy();
   }
   const stats = (values: number[]) => `median ${median(values).toFixed(0)} ms, min ${Math.min(...values)} ms, max ${Math.max(...values)} ms`;
-  console.log(`${SAMPLES} bans (sshd, maxretry 3, pyinotify backend, nftables-multiport):`);
+  const banAction = /^banaction = (.*)$/m.exec(config.files['jail.local'])?.[1] ?? "fail2ban's default";
+  console.log(`${SAMPLES} bans (sshd, maxretry 3, pyinotify backend, banaction ${banAction}):`);
   console.log(`  last log line -> "Ban" in fail2ban's log:   ${toLog.length ? stats(toLog) : 'n/a (TZ is not UTC)'}`);
   console.log(`  last log line -> address in nftables set:   ${stats(toNft)}  (goal: median < 1000 ms)`);
   fs.writeFileSync(path.join('dist', 'bench', 'detection.json'), JSON.stringify({ toLog, toNft }));
