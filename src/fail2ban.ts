@@ -5,7 +5,7 @@ import { Fail2banDaemonSet } from './k8s/daemon-set';
 import { PrivilegedNamespace } from './k8s/namespace';
 import { renderDuration } from './model/duration';
 import { Fail2banConfigError } from './model/errors';
-import { FilterFile, filterFileName } from './model/filter';
+import { FilterFile, filterFileName, loadFilterIncludes } from './model/filter';
 import { renderJailLocal } from './render/jail-local';
 import { packageActionFiles } from './model/nftables-action';
 import { Fail2banProps } from './resolve/props';
@@ -60,6 +60,8 @@ export class Fail2ban extends Construct {
     this.addConfigFile('jail.local', this.jailLocal, '/data/jail.d/jail.local');
     packageActionFiles().forEach((file) => this.addConfigFile(file.name, file.content, `/data/action.d/${file.name}`));
     config.filters.forEach((filter) => this.addFilter(filter));
+    // What filters include (cri.inc for pod-log filters): fail2ban skips a missing include without a word.
+    loadFilterIncludes().forEach((file) => this.addConfigFile(file.fileName, file.content, `/data/filter.d/${file.fileName}`));
     const optionalLogs = config.jails.filter((jail) => (jail.enabled ?? true) && jail.logMayBeMissing).flatMap((jail) => [jail.logPath].flat());
     [...new Set(optionalLogs)].sort().forEach((containerPath) => this.daemonSet.addOptionalHostLog(containerPath));
     config.hostPathMounts.forEach((mount) => this.daemonSet.mountHostPath(mount));

@@ -92,8 +92,18 @@ describe('config map', () => {
   test("is fail2ban-config with jail.local, one key per filter file, the nftables actions' restart fix and the node agent's modules", () => {
     expect(configMap.metadata).toMatchObject({ name: 'fail2ban-config', namespace: 'fail2ban' });
     const keys = Object.keys(configMap.data).sort();
-    expect(keys.filter((key) => !key.startsWith('agent.'))).toEqual(['jail.local', 'k3s-apiserver-audit.conf', 'k3s-apiserver.conf', 'nftables-batch.py', 'nftables-common.local']);
+    expect(keys.filter((key) => !key.startsWith('agent.'))).toEqual([
+      'cri.inc',
+      'jail.local',
+      'k3s-apiserver-audit.conf',
+      'k3s-apiserver.conf',
+      'nftables-batch.py',
+      'nftables-common.local',
+      'traefik-auth-cri.conf',
+      'traefik-auth-json-cri.conf',
+    ]);
     for (const file of ['nftables-batch.py', 'nftables-common.local']) expect(configMap.data[file]).toBe(fs.readFileSync(`actions/${file}`, 'utf8'));
+    expect(configMap.data['cri.inc']).toBe(fs.readFileSync('filters/cri.inc', 'utf8'));
     expect(keys).toContain('agent.broker.py');
   });
 
@@ -198,6 +208,8 @@ describe('daemon set', () => {
       subPath: 'k3s-apiserver.conf',
       readOnly: true,
     });
+    // What pod-log filters include goes beside them, where fail2ban looks for it (filter.d).
+    expect(mount('/data/filter.d/cri.inc')).toEqual({ name: 'config', mountPath: '/data/filter.d/cri.inc', subPath: 'cri.inc', readOnly: true });
     expect(volume('config').configMap.name).toBe('fail2ban-config');
   });
 

@@ -26,3 +26,27 @@ export function loadFilters(dir: string = FILTERS_DIR): FilterFile[] {
     .sort()
     .map((file) => ({ name: file.slice(0, -'.conf'.length), content: fs.readFileSync(path.join(dir, file), 'utf8') }));
 }
+
+/**
+ * A file that filters include (`[INCLUDES] before = common.conf` and, on the next line, its name), such as
+ * `filters/cri.inc` for pod-log filters: shipped beside the filters in `filter.d` under its own name. Its extension
+ * keeps it apart from the filters, so that no jail can name it as its filter.
+ */
+export interface FilterInclude {
+  /** The file name, which is also the ConfigMap key and the name filters include it by. */
+  readonly fileName: string;
+  /** The file's text. */
+  readonly content: string;
+}
+
+/** The extension of the files in `filters/` that filters include. */
+export const FILTER_INCLUDE_EXTENSION = '.inc';
+
+/** Reads every `*.inc` in a directory, sorted by name. */
+export function loadFilterIncludes(dir: string = FILTERS_DIR): FilterInclude[] {
+  return fs
+    .readdirSync(dir)
+    .filter((file) => file.endsWith(FILTER_INCLUDE_EXTENSION))
+    .sort()
+    .map((file) => ({ fileName: file, content: fs.readFileSync(path.join(dir, file), 'utf8') }));
+}

@@ -25,7 +25,7 @@ export interface DeploymentFacts {
   readonly configMapName: string;
   readonly configHash?: string;
   readonly jailLocal: JailLocalSection[];
-  /** Filter file names (ConfigMap keys), sorted. */
+  /** Filter file names (ConfigMap keys, `*.conf`; not the files they include, such as `cri.inc`), sorted. */
   readonly filters: string[];
   readonly timeZone?: string;
   /** The host directory mounted at the image's database directory. */
@@ -78,7 +78,7 @@ export function deploymentFacts(manifestsDir: string, objects: K8sObject[], file
     configMapName: configMap.metadata?.name ?? '',
     configHash: configHashOf(daemonSet),
     jailLocal: generated.jailLocal,
-    filters: [...generated.filters.keys()],
+    filters: [...generated.filters.keys()].filter((key) => key.endsWith('.conf')),
     timeZone: container.env?.find((env) => env.name === 'TZ')?.value,
     databaseHostPath: databaseHostPath(container.volumeMounts ?? [], volumes),
     flux: fluxFacts(files),
