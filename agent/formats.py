@@ -64,6 +64,21 @@ def parse_watch_event(line):
     return event['type'], event['object']
 
 
+def banip_entries(answer):
+    """`get JAIL banip` -> its entries as fail2ban was given them (a list through the socket, words when printed)."""
+    return answer if isinstance(answer, list) else str(answer or '').split()
+
+
+def canonical_entry(entry):
+    """An entry of fail2ban's ban list -> the address (ipaddress, canonical when printed), or None when it is not one
+    plain address: fail2ban lists what it was given, a range, a zone or text included."""
+    try:
+        address = ipaddress.ip_address(entry if isinstance(entry, str) else '')
+    except ValueError:
+        return None
+    return None if getattr(address, 'scope_id', None) else address
+
+
 def parse_banlist(result):
     """`get JAIL banip --with-time` (local time, TZ) -> [(ip, start epoch, bantime)], bantime -1 permanent."""
     lines = result.splitlines() if isinstance(result, str) else list(result or [])

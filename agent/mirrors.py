@@ -2,11 +2,11 @@
 jails, unbanned at their end or deletion; the mirrors kept equal to the ledger."""
 
 import collections
-import ipaddress
 import time
 
 from .decisions import deletion_actions, plan
 from .f2b_socket import F2bError
+from .formats import banip_entries, canonical_entry
 from .log import log
 from .records import effective_end, format_end, parse_record, spec_of, validate_record
 
@@ -185,13 +185,11 @@ class MirrorSync:
             ok, banned = self._f2b('get', shared.mirror, 'banip')
             if not ok:
                 continue
-            banned = set(banned if isinstance(banned, list) else str(banned).split())
+            banned = set(banip_entries(banned))
             held = {ban.ip for ban, mirror, _ in self.applied.values() if mirror == shared.mirror}
             for ip in sorted(banned - held):
-                try:  # fail2ban lists addresses as it was given them; records hold the canonical form
-                    canonical = str(ipaddress.ip_address(ip))
-                except ValueError:
-                    canonical = ip
+                # fail2ban lists addresses as it was given them; records hold the canonical form
+                canonical = str(canonical_entry(ip) or ip)
                 adopted = self.mirror_record(by_address.get((jail, canonical), []), ledger, now)
                 if adopted:
                     name, ban, end = adopted

@@ -4,7 +4,6 @@ thread to feed it."""
 
 import collections
 import contextlib
-import ipaddress
 import json
 import os
 import re
@@ -12,7 +11,7 @@ import time
 from datetime import datetime
 
 from .decisions import Sightings
-from .formats import ORDER_METADATA, parse_banlist
+from .formats import ORDER_METADATA, banip_entries, canonical_entry, parse_banlist
 from .log import log
 from .records import address_name, address_refusal, canonical_ip, format_time, spec_of, unban_order_refusal
 from .watcher import ListWatch
@@ -94,24 +93,15 @@ def lifted_bans(listing, unbans):
     formats.parse_banlist reads `get J banip --with-time`; `unbans`: canonical ip -> orderedAt of J's unban orders."""
     lifted = set()
     for ip, start, _ in listing:
-        try:
-            canonical = str(ipaddress.ip_address(ip))
-        except ValueError:
-            continue
-        if canonical in unbans and start <= unbans[canonical]:
-            lifted.add(canonical)
+        address = canonical_entry(ip)
+        if address is not None and str(address) in unbans and start <= unbans[str(address)]:
+            lifted.add(str(address))
     return sorted(lifted)
 
 
 def canonical_listing(listed):
     """`get J banip` (addresses as fail2ban was given them) -> the set of their canonical forms."""
-    found = set()
-    for ip in listed if isinstance(listed, list) else str(listed or '').split():
-        try:
-            found.add(str(ipaddress.ip_address(ip)))
-        except ValueError:
-            pass
-    return found
+    return {str(address) for address in map(canonical_entry, banip_entries(listed)) if address is not None}
 
 
 def same_order(entry, uid, generation):
@@ -133,12 +123,7 @@ def applied_generations(report):
 def operator_jail_plan(wanted, listed):
     """An operator jail against the orders: (addresses to ban again, addresses no order holds). `wanted`: the
     canonical addresses of its valid, unexpired ban orders; `listed`: what fail2ban lists, as it spells them."""
-    held = {}
-    for ip in listed:
-        try:
-            held[str(ipaddress.ip_address(ip))] = ip
-        except ValueError:
-            held[ip] = ip
+    held = {str(canonical_entry(ip) or ip): ip for ip in listed}
     return sorted(set(wanted) - set(held)), sorted(ip for canonical, ip in held.items() if canonical not in wanted)
 
 
@@ -358,7 +343,7 @@ class OperatorBans:
             ok, listed = self._f2b('get', operator_jail, 'banip')
             if not ok:
                 continue
-            lost, stray = operator_jail_plan(wanted[operator_jail], listed if isinstance(listed, list) else [])
+            lost, stray = operator_jail_plan(wanted[operator_jail], banip_entries(listed))
             for ip in lost:
                 if self._f2b('set', operator_jail, 'banip', ip)[0]:
                     log(f're-banned {ip} in {operator_jail}: fail2ban had lost it')

@@ -3,11 +3,11 @@ report's content is made by plain functions; Reporter (a part of the agent) read
 of its own, so that the API's answers never hold up fail2ban's commands."""
 
 import http.client
-import ipaddress
 import threading
 import time
 
 from .f2b_socket import F2bError
+from .formats import banip_entries, canonical_entry
 from .kube import ApiError
 from .log import log
 from .records import format_time
@@ -16,23 +16,11 @@ MAX_LISTED = 1000  # addresses per jail in a report: the object stays far below 
 MAX_DETAIL = 512  # characters of a refusal's reason or of the error, as the CRD allows
 
 
-def listed_address(ip):
-    """An entry of fail2ban's list -> the address in canonical form, or None if it is not one address that the
-    CRD's items (a string of at most 39 characters) take: one bad entry would make every write of the report fail."""
-    try:
-        address = ipaddress.ip_address(ip if isinstance(ip, str) else '')
-    except ValueError:
-        return None
-    if getattr(address, 'scope_id', None):  # fe80::1%eth0: no address fail2ban bans by itself
-        return None
-    return address
-
-
 def jail_listing(banned):
     """`get JAIL banip` -> {'count', 'addresses'}: the addresses in canonical form, in numeric order (IPv4 first),
     at most MAX_LISTED; entries that are not addresses are left out (and not counted)."""
-    entries = banned if isinstance(banned, list) else str(banned or '').split()
-    addresses = sorted({address for address in map(listed_address, entries) if address is not None},
+    # An entry that is not one address would make every write of the report fail (the CRD's items are addresses).
+    addresses = sorted({address for address in map(canonical_entry, banip_entries(banned)) if address is not None},
                        key=lambda address: (address.version, int(address)))
     return {'count': len(addresses), 'addresses': [str(address) for address in addresses[:MAX_LISTED]]}
 

@@ -186,6 +186,19 @@ async function playNodes(nodes: PlayedNode[]): Promise<PlayedNode[]> {
   return nodes;
 }
 
+/**
+ * A kubectl that returns from the order's create only once k3s-agent-1 and k3s-server have reported it: the CLI's
+ * short --timeout then waits for k3s-agent-2 alone, however busy the machine.
+ */
+function answeredBeforeTheWait(order: string): (kubectl: KubectlRunner) => KubectlRunner {
+  const answered = () => ['k3s-agent-1', 'k3s-server'].every((node) => api.objectsOf('fail2bannodes').get(node)?.status.orders[order]);
+  return (kubectl) => async (args, timeoutSeconds, stdin) => {
+    const result = await kubectl(args, timeoutSeconds, stdin);
+    if (args[0] === 'create') await waitFor('the reports of k3s-agent-1 and k3s-server', answered);
+    return result;
+  };
+}
+
 function playedNodes(behaviours: Record<string, Behaviour> = {}): Promise<PlayedNode[]> {
   return playNodes(NODES.map((node) => new PlayedNode(node, behaviours[node])));
 }
@@ -490,14 +503,7 @@ describeWithTools(['kubectl', 'openssl'], 'against the stand-in API, with the re
       const down = new PlayedNode('k3s-agent-2', 'silent');
       down.reportedAt = timestamp(new Date(Date.now() - 10 * 60 * 1000));
       await playNodes([new PlayedNode('k3s-agent-1'), down, new PlayedNode('k3s-server')]);
-      // The CLI waits 1 s for the reports: the two nodes that answer have, before it starts (however busy the machine).
-      const answered = () => ['k3s-agent-1', 'k3s-server'].every((node) => api.objectsOf('fail2bannodes').get(node)?.status.orders['sshd.v4-192-0-2-23']);
-      const wrap = (kubectl: KubectlRunner): KubectlRunner => async (args, timeoutSeconds, stdin) => {
-        const result = await kubectl(args, timeoutSeconds, stdin);
-        if (args[0] === 'create') await waitFor('the reports of k3s-agent-1 and k3s-server', answered);
-        return result;
-      };
-      const run = await bans(['ban', '--jail', 'sshd', '--ip', '192.0.2.23', '--timeout', '1'], { wrap });
+      const run = await bans(['ban', '--jail', 'sshd', '--ip', '192.0.2.23', '--timeout', '1'], { wrap: answeredBeforeTheWait('sshd.v4-192-0-2-23') });
       expect(run.code).toBe(1);
       expect(run.out).toMatch(/^k3s-agent-1\s+banned$/m);
       expect(run.out).toMatch(/^k3s-agent-2\s+not reported$/m);
@@ -514,14 +520,7 @@ describeWithTools(['kubectl', 'openssl'], 'against the stand-in API, with the re
       const down = new PlayedNode('k3s-agent-2', 'silent');
       down.orders['sshd.v4-203-0-113-31'] = { uid: 'uid-of-the-deleted-order', generation: 1, result: 'changed' };
       await playNodes([new PlayedNode('k3s-agent-1'), down, new PlayedNode('k3s-server')]);
-      // The CLI waits 1 s for the reports: the two nodes that answer have, before it starts (however busy the machine).
-      const answered = () => ['k3s-agent-1', 'k3s-server'].every((node) => api.objectsOf('fail2bannodes').get(node)?.status.orders['sshd.v4-203-0-113-31']);
-      const wrap = (kubectl: KubectlRunner): KubectlRunner => async (args, timeoutSeconds, stdin) => {
-        const result = await kubectl(args, timeoutSeconds, stdin);
-        if (args[0] === 'create') await waitFor('the reports of k3s-agent-1 and k3s-server', answered);
-        return result;
-      };
-      const run = await bans(['unban', '--jail', 'sshd', '--ip', '203.0.113.31', '--timeout', '1'], { wrap });
+      const run = await bans(['unban', '--jail', 'sshd', '--ip', '203.0.113.31', '--timeout', '1'], { wrap: answeredBeforeTheWait('sshd.v4-203-0-113-31') });
       const order = storedOrder('sshd.v4-203-0-113-31');
       expect(order.metadata).toMatchObject({ generation: 1, uid: expect.not.stringMatching(/^uid-of-the-deleted-order$/) });
       expect(run.out).toMatch(/^k3s-agent-1\s+was not banned$/m);

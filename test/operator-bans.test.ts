@@ -4,9 +4,8 @@ import { execFileKubectl } from '../src/bans/kubectl';
 import { runBans } from '../src/bans/run';
 import { describeWithTools } from './fail2ban-tools';
 import { fixture } from './fixture';
-import { SHARING_PROPS } from './harness/sharing-lab';
-import { JAIL, MIRROR, SharingSession } from './harness/sharing-session';
-import { NodeName } from './harness/sharing-lab';
+import { NodeName, SHARING_PROPS } from './harness/sharing-lab';
+import { JAIL, MIRROR, rfc3339, SharingSession } from './harness/sharing-session';
 
 // Operator bans end to end (docs/operator-bans.md): `npm run bans` with the real kubectl writes OperatorBan objects
 // to the stand-in API as the ban manager; on three nodes the real agent applies them through the real broker to a
@@ -102,7 +101,7 @@ describeWithTools(
         apiVersion: `${settings.group}/v1`,
         kind: 'OperatorBan',
         metadata: { name, namespace: settings.namespace },
-        spec: { jail: JAIL, ip, action: 'ban', orderedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z') },
+        spec: { jail: JAIL, ip, action: 'ban', orderedAt: rfc3339(Math.floor(Date.now() / 1000)) },
       });
       expect(status).toBe(201);
       await s.until('every node to report the order refused', () => s.lab.nodes.every((node) => report(node.name)?.orders?.[name]?.result === 'refused'));

@@ -71,6 +71,11 @@ const RESTRICTED = {
   seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
 };
 
+/** `python3 -m MODULE` from the agent's package, in fail2ban's image (which has Python): the agent and the broker. */
+function fromAgentPackage(image: string, module: string): Pick<kplus.ContainerProps, 'image' | 'imagePullPolicy' | 'command' | 'workingDir'> {
+  return { image, imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT, command: ['/usr/bin/python3', '-m', module], workingDir: AGENT_HOME };
+}
+
 function values(env: Record<string, string>): Record<string, kplus.EnvValue> {
   return Object.fromEntries(Object.entries(env).map(([name, value]) => [name, kplus.EnvValue.fromValue(value)]));
 }
@@ -82,10 +87,7 @@ function values(env: Record<string, string>): Record<string, kplus.EnvValue> {
 export function nodeAgentContainer(props: NodeAgentProps): kplus.ContainerProps {
   return {
     name: 'node-agent',
-    image: props.image,
-    imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-    command: ['/usr/bin/python3', '-m', 'agent'],
-    workingDir: AGENT_HOME,
+    ...fromAgentPackage(props.image, 'agent'),
     envVariables: {
       NODE_NAME: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.NODE_NAME),
       ...values({
@@ -125,10 +127,7 @@ export function nodeAgentContainer(props: NodeAgentProps): kplus.ContainerProps 
 export function banBrokerContainer(props: NodeAgentProps & { readonly run: kplus.Volume }): kplus.ContainerProps {
   return {
     name: 'ban-broker',
-    image: props.image,
-    imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-    command: ['/usr/bin/python3', '-m', 'agent.broker'],
-    workingDir: AGENT_HOME,
+    ...fromAgentPackage(props.image, 'agent.broker'),
     envVariables: values({
       F2B_SOCKET: `${RUN_DIR}/fail2ban.sock`,
       BROKER_SOCKET,

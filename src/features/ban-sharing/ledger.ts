@@ -1,9 +1,9 @@
-import { ApiObject } from 'cdk8s';
 import { KubeResourceQuota, KubeRole, KubeRoleBinding, Quantity } from 'cdk8s-plus-28/lib/imports/k8s';
 import { Construct } from 'constructs';
 import { celString } from '../../model/cel';
 import { ALWAYS_NEVER_BAN } from '../../model/never-ban';
 import { BAN_RECORD, banRecordNameRule } from './record';
+import { NamespacedResourceDefinition } from '../../k8s/custom-resource';
 import { NodeAgentPolicy } from '../../k8s/node-identity';
 
 /** Props of {@link BanLedger}. */
@@ -72,46 +72,32 @@ export class BanLedger extends Construct {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${name}-bans` },
     });
 
-    new ApiObject(this, 'Definition', {
-      apiVersion: 'apiextensions.k8s.io/v1',
-      kind: 'CustomResourceDefinition',
-      metadata: { name: `bans.${group}`, labels },
-      spec: {
-        group,
-        scope: 'Namespaced',
-        names: { kind: 'Ban', listKind: 'BanList', plural: 'bans', singular: 'ban' },
-        versions: [
-          {
-            name: 'v1',
-            served: true,
-            storage: true,
-            additionalPrinterColumns: [
-              { name: 'IP', type: 'string', jsonPath: '.spec.ip' },
-              { name: 'Jail', type: 'string', jsonPath: '.spec.jail' },
-              { name: 'Node', type: 'string', jsonPath: '.spec.node' },
-              { name: 'Banned at', type: 'date', jsonPath: '.spec.bannedAt' },
-              { name: 'Ban time', type: 'integer', jsonPath: '.spec.banTime' },
+    new NamespacedResourceDefinition(this, 'Definition', {
+      group,
+      labels,
+      kind: 'Ban',
+      printerColumns: [
+        { name: 'IP', type: 'string', jsonPath: '.spec.ip' },
+        { name: 'Jail', type: 'string', jsonPath: '.spec.jail' },
+        { name: 'Node', type: 'string', jsonPath: '.spec.node' },
+        { name: 'Banned at', type: 'date', jsonPath: '.spec.bannedAt' },
+        { name: 'Ban time', type: 'integer', jsonPath: '.spec.banTime' },
+      ],
+      schema: {
+        type: 'object',
+        required: ['spec'],
+        'x-kubernetes-validations': [{ rule: BAN_RECORD_RULES.name, message: 'the name must be <jail>.v4-a-b-c-d.<node> or <jail>.v6-<address with - for :>.<node>' }],
+        properties: {
+          spec: {
+            type: 'object',
+            required: BAN_RECORD.spec.required,
+            'x-kubernetes-validations': [
+              { rule: BAN_RECORD_RULES.ip, message: 'ip must be one address in canonical form' },
+              { rule: BAN_RECORD_RULES.neverBan, message: 'ip is an address no ban may hold (unspecified, loopback, link-local, multicast, reserved, IPv4-mapped)' },
             ],
-            schema: {
-              openAPIV3Schema: {
-                type: 'object',
-                required: ['spec'],
-                'x-kubernetes-validations': [{ rule: BAN_RECORD_RULES.name, message: 'the name must be <jail>.v4-a-b-c-d.<node> or <jail>.v6-<address with - for :>.<node>' }],
-                properties: {
-                  spec: {
-                    type: 'object',
-                    required: BAN_RECORD.spec.required,
-                    'x-kubernetes-validations': [
-                      { rule: BAN_RECORD_RULES.ip, message: 'ip must be one address in canonical form' },
-                      { rule: BAN_RECORD_RULES.neverBan, message: 'ip is an address no ban may hold (unspecified, loopback, link-local, multicast, reserved, IPv4-mapped)' },
-                    ],
-                    properties: BAN_RECORD.spec.properties,
-                  },
-                },
-              },
-            },
+            properties: BAN_RECORD.spec.properties,
           },
-        ],
+        },
       },
     });
 

@@ -1,5 +1,5 @@
-import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
+import { NamespacedResourceDefinition } from '../../k8s/custom-resource';
 import { NodeAgentPolicy } from '../../k8s/node-identity';
 
 /** Props of {@link NodeReports}. */
@@ -35,43 +35,29 @@ export class NodeReports extends Construct {
     const { group, labels } = props;
     const order = { type: 'object', required: ['generation', 'result'], properties: { uid: { type: 'string', maxLength: 36 }, generation: { type: 'integer' }, result: { type: 'string', enum: ['changed', 'unchanged', 'refused'] }, detail: { type: 'string', maxLength: 512 } } };
     const jail = { type: 'object', required: ['count', 'addresses'], properties: { count: { type: 'integer' }, addresses: { type: 'array', maxItems: MAX_LISTED, items: { type: 'string', maxLength: 39 } } } };
-    new ApiObject(this, 'Definition', {
-      apiVersion: 'apiextensions.k8s.io/v1',
-      kind: 'CustomResourceDefinition',
-      metadata: { name: `fail2bannodes.${group}`, labels },
-      spec: {
-        group,
-        scope: 'Namespaced',
-        names: { kind: 'Fail2banNode', listKind: 'Fail2banNodeList', plural: 'fail2bannodes', singular: 'fail2bannode' },
-        versions: [
-          {
-            name: 'v1',
-            served: true,
-            storage: true,
-            additionalPrinterColumns: [
-              { name: 'Reported', type: 'date', jsonPath: '.status.reportedAt' },
-              { name: 'Error', type: 'string', jsonPath: '.status.error' },
-            ],
-            schema: {
-              openAPIV3Schema: {
-                type: 'object',
-                properties: {
-                  status: {
-                    type: 'object',
-                    required: ['node', 'reportedAt'],
-                    properties: {
-                      node: { type: 'string' },
-                      reportedAt: { type: 'string', format: 'date-time' },
-                      orders: { type: 'object', additionalProperties: order },
-                      jails: { type: 'object', additionalProperties: jail },
-                      error: { type: 'string', maxLength: 512 },
-                    },
-                  },
-                },
-              },
+    new NamespacedResourceDefinition(this, 'Definition', {
+      group,
+      labels,
+      kind: 'Fail2banNode',
+      printerColumns: [
+        { name: 'Reported', type: 'date', jsonPath: '.status.reportedAt' },
+        { name: 'Error', type: 'string', jsonPath: '.status.error' },
+      ],
+      schema: {
+        type: 'object',
+        properties: {
+          status: {
+            type: 'object',
+            required: ['node', 'reportedAt'],
+            properties: {
+              node: { type: 'string' },
+              reportedAt: { type: 'string', format: 'date-time' },
+              orders: { type: 'object', additionalProperties: order },
+              jails: { type: 'object', additionalProperties: jail },
+              error: { type: 'string', maxLength: 512 },
             },
           },
-        ],
+        },
       },
     });
     new NodeAgentPolicy(this, 'Admission', { group, resource: 'fail2bannodes', operations: ['CREATE', 'UPDATE'], namespace: props.namespace, serviceAccountName: props.serviceAccountName, labels, validations: NODE_REPORT_POLICY_VALIDATIONS });

@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
-import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import { celString } from '../../model/cel';
 import { ipFamily } from '../../model/ip';
 import { ALWAYS_NEVER_BAN } from '../../model/never-ban';
 import { packagePath } from '../../model/package-path';
+import { NamespacedResourceDefinition } from '../../k8s/custom-resource';
 import { addressObjectNameCel } from '../../model/address-name';
 
 /** Props of {@link OperatorBanDefinition}. */
@@ -59,50 +59,36 @@ export const OPERATOR_BAN_NAME_RULE = `self.metadata.name == ${addressObjectName
 export class OperatorBanDefinition extends Construct {
   constructor(scope: Construct, id: string, props: OperatorBanDefinitionProps) {
     super(scope, id);
-    new ApiObject(this, 'Resource', {
-      apiVersion: 'apiextensions.k8s.io/v1',
-      kind: 'CustomResourceDefinition',
-      metadata: { name: `operatorbans.${props.group}`, labels: props.labels },
-      spec: {
-        group: props.group,
-        scope: 'Namespaced',
-        names: { kind: 'OperatorBan', listKind: 'OperatorBanList', plural: 'operatorbans', singular: 'operatorban' },
-        versions: [
-          {
-            name: 'v1',
-            served: true,
-            storage: true,
-            additionalPrinterColumns: [
-              { name: 'Jail', type: 'string', jsonPath: '.spec.jail' },
-              { name: 'IP', type: 'string', jsonPath: '.spec.ip' },
-              { name: 'Action', type: 'string', jsonPath: '.spec.action' },
-              { name: 'Expires', type: 'date', jsonPath: '.spec.expires' },
-              { name: 'Reason', type: 'string', jsonPath: '.spec.reason' },
-            ],
-            schema: {
-              openAPIV3Schema: {
-                type: 'object',
-                required: ['spec'],
-                'x-kubernetes-validations': [{ rule: OPERATOR_BAN_NAME_RULE, message: 'the name must be <jail>.v4-a-b-c-d or <jail>.v6-<address with - for :>' }],
-                properties: {
-                  spec: {
-                    type: 'object',
-                    required: ['jail', 'ip', 'action', 'orderedAt'],
-                    'x-kubernetes-validations': operatorBanRules(props),
-                    properties: {
-                      jail: { type: 'string', enum: [...props.jails] },
-                      ip: { type: 'string', maxLength: 39 },
-                      action: { type: 'string', enum: ['ban', 'unban'] },
-                      orderedAt: ORDER_TIME,
-                      expires: ORDER_TIME,
-                      reason: { type: 'string', maxLength: 256, pattern: '^[^\\x00-\\x1f\\x7f]*$' },
-                    },
-                  },
-                },
-              },
+    new NamespacedResourceDefinition(this, 'Resource', {
+      group: props.group,
+      labels: props.labels,
+      kind: 'OperatorBan',
+      printerColumns: [
+        { name: 'Jail', type: 'string', jsonPath: '.spec.jail' },
+        { name: 'IP', type: 'string', jsonPath: '.spec.ip' },
+        { name: 'Action', type: 'string', jsonPath: '.spec.action' },
+        { name: 'Expires', type: 'date', jsonPath: '.spec.expires' },
+        { name: 'Reason', type: 'string', jsonPath: '.spec.reason' },
+      ],
+      schema: {
+        type: 'object',
+        required: ['spec'],
+        'x-kubernetes-validations': [{ rule: OPERATOR_BAN_NAME_RULE, message: 'the name must be <jail>.v4-a-b-c-d or <jail>.v6-<address with - for :>' }],
+        properties: {
+          spec: {
+            type: 'object',
+            required: ['jail', 'ip', 'action', 'orderedAt'],
+            'x-kubernetes-validations': operatorBanRules(props),
+            properties: {
+              jail: { type: 'string', enum: [...props.jails] },
+              ip: { type: 'string', maxLength: 39 },
+              action: { type: 'string', enum: ['ban', 'unban'] },
+              orderedAt: ORDER_TIME,
+              expires: ORDER_TIME,
+              reason: { type: 'string', maxLength: 256, pattern: '^[^\\x00-\\x1f\\x7f]*$' },
             },
           },
-        ],
+        },
       },
     });
   }
