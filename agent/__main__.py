@@ -16,6 +16,7 @@ def main():
         return 2
     log(f'started on {config.node}: jails {", ".join(sorted(config.shared)) or "(none)"}, '
         f'operator jails {", ".join(sorted(config.operator_jails.values())) or "(none)"}, '
+        f'pod-log jails {", ".join(sorted(config.pod_logs.jails)) or "(none)"}, '
         f'{len(config.never_ban)} never-ban ranges, {config.rate_limit} per node per minute')
     agent = NodeAgent(config)  # reads STATE_FILE, and logs what it found
     signal.signal(signal.SIGTERM, lambda *_: agent.stop())

@@ -1,8 +1,8 @@
-"""The node agent: the container beside fail2ban on every node. It shares bans between the nodes (docs/ban-sharing.md)
-and applies the operators' OperatorBan orders (docs/operator-bans.md), each when configured; pod-log discovery and
-metrics are to run in it too.
+"""The node agent: the container beside fail2ban on every node. It shares bans between the nodes (docs/ban-sharing.md),
+applies the operators' OperatorBan orders (docs/operator-bans.md), and keeps the pod-log jails' files equal to their
+pods' logs on this node (pod_logs.py), each when configured; metrics are to run in it too.
 
-Threads, one job each (the first two with ban sharing, the next two with operator bans):
+Threads, one job each (the first two with ban sharing, the next two with operator bans, the fifth with pod-log jails):
   ledger watcher  LIST + WATCH of the Ban records -> the queue (relist on 410 or any error).
   publisher       outbox event files -> Ban records (POST; 409 -> GET, PUT if later; unban -> DELETE), in order, with
                   retries; bans restored from fail2ban's database are not published again. Once the first LIST is in
@@ -11,6 +11,7 @@ Threads, one job each (the first two with ban sharing, the next two with operato
   order watcher   reads this node's Fail2banNode (which orders it applied before), then LIST + WATCH of the
                   OperatorBans -> the queue.
   reporter        the orders' results and the jails' lists -> this node's Fail2banNode (POST, then PUT), coalesced.
+  pod-logs        the kubelet's container log files of each pod-log jail's pods -> the jail's log files, every second.
   main            the queue -> the ledger (name -> record); applies other nodes' valid records to the mirror jails and
                   unbans them at their end or deletion; a deletion before the end made by someone else also unbans the
                   origin jail here (a cluster-wide unban). The queue -> the orders: bans in the operator jails, ended
@@ -21,7 +22,8 @@ Threads, one job each (the first two with ban sharing, the next two with operato
 Each watcher touches STATUS_FILE. STATE_FILE remembers this node's records seen in the ledger, so that a restarted
 agent tells a record deleted while it was down (a cluster-wide unban) from a ban it never published.
 The decisions are plain functions (records, decisions, operator_bans, reports, formats); the API (kube), fail2ban
-through the broker (f2b_socket) and STATE_FILE (state) are the only I/O. Standard library only.
+through the broker (f2b_socket), STATE_FILE (state) and the listing of the pod-log directories (pod_logs) are the
+only I/O. Standard library only.
 """
 
 import os
@@ -35,6 +37,7 @@ from .kube import Api
 from .log import log
 from .mirrors import MirrorSync
 from .operator_bans import OperatorBans
+from .pod_logs import PodLogSync
 from .publisher import Publisher
 from .records import RecordChecks
 from .reports import Reporter
@@ -64,6 +67,7 @@ class NodeAgent(MirrorSync, Publisher, OperatorBans, Reporter):
         self.threads = []
         self.ledger_watch = ListWatch(self.api, self.collection, config, self.stop_event,
                                       lambda item: self.queue.put((self.handle, item)), self.touch_status)
+        self.pod_log_sync = PodLogSync(self.f2b, config.pod_logs, self.stop_event, config.pod_log_scan_seconds)
         self.init_operator_bans()
         self.init_reporter()
 
@@ -80,6 +84,8 @@ class NodeAgent(MirrorSync, Publisher, OperatorBans, Reporter):
             targets += [('ledger-watcher', self.ledger_watch.loop), ('publisher', self.publisher_loop)]
         if self.cfg.operator_jails:
             targets += [('order-watcher', self.order_watcher_loop), ('reporter', self.reporter_loop)]
+        if self.cfg.pod_logs.jails:
+            targets += [('pod-logs', self.pod_log_sync.loop)]
         for name, target in targets:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()

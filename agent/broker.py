@@ -2,9 +2,11 @@
 
 fail2ban's socket also takes `set JAIL addaction …` and `set JAIL action … actionban CMD`: root code execution. The
 agent, which holds the API token, runs without it and asks this process instead, one JSON array per line, for
-exactly four commands: list a jail's bans (with or without their times), ban or unban one address. Each is checked
-again here (the jail and operation against BROKER_JAILS, one canonical address, never a never-ban address for a
-ban) before it reaches fail2ban; anything else is refused and logged.
+exactly four commands: list a jail's bans (with or without their times), ban or unban one address; and, for the
+pod-log jails (POD_LOGS), three more: list, add and remove the jail's log files. Each is checked again here (the jail
+and operation against BROKER_JAILS, one canonical address, never a never-ban address for a ban; a log file of the
+jail's pods under the kubelet's directory, by the agent's own rule) before it reaches fail2ban; anything else is
+refused and logged.
 """
 
 import ipaddress
@@ -20,10 +22,11 @@ import threading
 # it from Debian's fail2ban package, which is all they have.
 from fail2ban.client.csocket import CSocket
 
+from .pod_logs import PodLogJails
 from .records import address_refusal, canonical_ip
 
 OPERATIONS = ('get', 'ban', 'unban')
-MAX_LINE = 1024  # bytes of one request, without its newline; the four commands need a tenth of it
+MAX_LINE = 1024  # bytes of one request, without its newline; the longest, a log file path, needs at most half
 EXCERPT = 100  # characters of a refused request in a log line or an error: enough to recognise it
 IDLE_SECONDS = 10  # a client that stops sending or reading loses its connection
 F2B_TIMEOUT = 10  # below the agent's own timeout, so that a slow fail2ban is reported as such
@@ -58,9 +61,10 @@ def excerpt(line):
 class Broker:
     """The checks and fail2ban's socket; `jails` maps a jail to its allowed operations, `never_ban` is ip_networks."""
 
-    def __init__(self, f2b_path, jails, never_ban, log=log, timeout=F2B_TIMEOUT):
+    def __init__(self, f2b_path, jails, never_ban, log=log, timeout=F2B_TIMEOUT, pod_logs=None):
         self.f2b_path, self.jails, self.never_ban = f2b_path, jails, never_ban
         self.log, self.timeout = log, timeout
+        self.pod_logs = pod_logs or PodLogJails('', {})
 
     def answer(self, line):
         """The reply to one request line (without its newline)."""
@@ -88,8 +92,12 @@ class Broker:
             operation = 'get'
         elif verb == 'set' and len(rest) == 2 and rest[0] in ('banip', 'unbanip'):
             operation = 'ban' if rest[0] == 'banip' else 'unban'
+        elif (verb == 'get' and rest == ['logpath']) or (verb == 'set' and rest[:1] == ['dellogpath'] and len(rest) == 2) \
+                or (verb == 'set' and rest[:1] == ['addlogpath'] and len(rest) == 3 and rest[2] == 'head'):
+            return self.check_log_files(jail, rest[1:2], request)
         else:
-            raise Refused('not one of get JAIL banip [--with-time], set JAIL banip IP, set JAIL unbanip IP')
+            raise Refused('not one of get JAIL banip [--with-time], set JAIL banip IP, set JAIL unbanip IP, '
+                          'get JAIL logpath, set JAIL addlogpath PATH head, set JAIL dellogpath PATH')
         if jail not in self.jails:
             raise Refused('the jail is not in BROKER_JAILS')
         if operation not in self.jails[jail]:
@@ -103,6 +111,14 @@ class Broker:
             reason = address_refusal(address, self.never_ban) if operation == 'ban' else None
             if reason:
                 raise Refused(f'{address} is never banned: {reason}')
+        return request
+
+    def check_log_files(self, jail, paths, request):
+        """A pod-log jail's files: only that jail's, only its pods' container logs."""
+        if jail not in self.pod_logs.jails:
+            raise Refused('the jail reads no pod logs (POD_LOGS)')
+        if paths and not self.pod_logs.allows(jail, paths[0]):
+            raise Refused(f"not a container log file of {jail}'s pods under {self.pod_logs.directory}")
         return request
 
     def forward(self, command):
@@ -184,20 +200,22 @@ def main():
     env = os.environ
     try:
         jails = parse_jails(env.get('BROKER_JAILS', '{}'))
+        pod_logs = PodLogJails.parse(env.get('POD_LOGS', ''))
         never_ban = [ipaddress.ip_network(n, strict=False) for n in env.get('NEVER_BAN', '').split()]
     except ValueError as error:
         log(f'error: configuration: {error}')
         return 2
     path = env.get('BROKER_SOCKET', '/var/run/node-agent/broker.sock')
     try:
-        server = Server(path, Broker(env.get('F2B_SOCKET', '/var/run/fail2ban/fail2ban.sock'), jails, never_ban))
+        server = Server(path, Broker(env.get('F2B_SOCKET', '/var/run/fail2ban/fail2ban.sock'), jails, never_ban, pod_logs=pod_logs))
     except OSError as error:
         log(f'error: cannot listen on {path}: {error}')
         return 1
     # PID 1 of its container: without a handler, SIGTERM would be ignored until the kubelet's SIGKILL
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
-    log(f'listening on {path}: ' + ', '.join(f'{jail} ({" ".join(sorted(ops))})' for jail, ops in sorted(jails.items())))
+    operations = {jail: sorted(ops) + (['logpath'] if jail in pod_logs.jails else []) for jail, ops in jails.items()}
+    log(f'listening on {path}: ' + ', '.join(f'{jail} ({" ".join(ops)})' for jail, ops in sorted(operations.items())))
     if not never_ban:
         log('warning: NEVER_BAN is empty')
     try:

@@ -4,6 +4,7 @@ import dataclasses
 import ipaddress
 import json
 
+from .pod_logs import SCAN_SECONDS, PodLogJails
 from .records import NAME_RE, SharedJail, _integer, address_name, record_name
 
 # fail2ban answers its socket before it has built its jails, and restores a jail's bans from its database only
@@ -35,6 +36,8 @@ class Config:
     shared: dict = dataclasses.field(default_factory=dict)  # origin jail -> SharedJail
     operator_jails: dict = dataclasses.field(default_factory=dict)  # jail -> its operator jail; {}: no operator bans
     never_ban: list = dataclasses.field(default_factory=list)  # ip_network
+    pod_logs: PodLogJails = dataclasses.field(default_factory=lambda: PodLogJails('', {}))  # no jails: off
+    pod_log_scan_seconds: float = SCAN_SECONDS
     rate_limit: int = 60
     max_records_per_node: int = 5000  # active records of one origin node applied here, at most
     list_page: int = 500  # records per LIST request
@@ -92,6 +95,7 @@ def config_from_env(env):
         socket_path=env.get('BROKER_SOCKET', Config.socket_path), outbox=env.get('OUTBOX', Config.outbox),
         shared=parse_shared_jails(env.get('SHARED_JAILS', '{}')),
         operator_jails=parse_operator_jails(env.get('OPERATOR_JAILS', '{}')),
+        pod_logs=PodLogJails.parse(env.get('POD_LOGS', '')),
         never_ban=[ipaddress.ip_network(n, strict=False) for n in env.get('NEVER_BAN', '').split()],
         rate_limit=int(env.get('RATE_LIMIT', '60')), republish_seconds=float(env.get('REPUBLISH_SECONDS', '60')),
         max_records_per_node=int(env.get('MAX_RECORDS_PER_NODE', '5000')),

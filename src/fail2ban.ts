@@ -7,6 +7,7 @@ import { renderDuration } from './model/duration';
 import { Fail2banConfigError } from './model/errors';
 import { FilterFile, filterFileName, loadFilterIncludes } from './model/filter';
 import { renderJailLocal } from './render/jail-local';
+import { logPathsOf } from './model/jail';
 import { packageActionFiles } from './model/nftables-action';
 import { Fail2banProps } from './resolve/props';
 import { nodeAgentSettings, ResolvedFail2ban, resolveFail2ban } from './resolve/resolve';
@@ -62,7 +63,7 @@ export class Fail2ban extends Construct {
     config.filters.forEach((filter) => this.addFilter(filter));
     // What filters include (cri.inc for pod-log filters): fail2ban skips a missing include without a word.
     loadFilterIncludes().forEach((file) => this.addConfigFile(file.fileName, file.content, `/data/filter.d/${file.fileName}`));
-    const optionalLogs = config.jails.filter((jail) => (jail.enabled ?? true) && jail.logMayBeMissing).flatMap((jail) => [jail.logPath].flat());
+    const optionalLogs = config.jails.filter((jail) => (jail.enabled ?? true) && jail.logMayBeMissing).flatMap(logPathsOf);
     [...new Set(optionalLogs)].sort().forEach((containerPath) => this.daemonSet.addOptionalHostLog(containerPath));
     config.hostPathMounts.forEach((mount) => this.daemonSet.mountHostPath(mount));
     for (const feature of config.features) {

@@ -49,7 +49,21 @@ export const homelab: Fail2banProps = {
     { name: 'k3s-apiserver', filter: 'k3s-apiserver', logPath: hostLog('syslog'), maxRetry: 10, banTime: Duration.hours(1) },
     // Off until the k3s server writes its audit log (README: "The audit-log jail").
     k3sApiserverAuditJail({ enabled: false }),
+    // The apps behind k3s's Traefik: 401s in its JSON access log, read from its pods' logs wherever they run, banned
+    // before ServiceLB forwards to Traefik (README: "Protecting apps behind Traefik"). A browser's first request to a
+    // basic-auth site is a 401 too.
+    {
+      name: 'traefik-auth',
+      filter: 'traefik-auth-json-cri',
+      podLogs: { namespace: 'kube-system', workload: 'traefik', container: 'traefik' },
+      port: '80,443',
+      blocks: 'host-and-forwarded',
+      maxRetry: 10,
+      banTime: Duration.hours(1),
+    },
   ],
+  // k3s's Traefik writes that access log and sees the clients' addresses (its HelmChartConfig, generated).
+  k3sTraefik: { manageHelmChartConfig: true },
 };
 
 /** How Flux (namespace flux-system) syncs the folder. */

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { readsPodLogs } from '../src/model/filter';
 import { describeWithTools } from './fail2ban-tools';
 
 // One set of checks per filter in filters/, as fail2ban's own samplestestcase does: adding filters/NAME.conf adds its
@@ -18,7 +19,7 @@ const FILTERS = fs
 /** Files the filters include (`filters/*.inc`, e.g. cri.inc): shipped beside them in filter.d, no filters themselves. */
 const INCLUDES = fs.readdirSync(FILTERS_DIR).filter((file) => file.endsWith('.inc'));
 /** A pod-log filter includes cri.inc after common.conf, which reads the CRI prefix and time for it. */
-const isPodLogFilter = (name: string) => /^before = common\.conf\n[ \t]+cri\.inc$/m.test(fs.readFileSync(path.join(FILTERS_DIR, `${name}.conf`), 'utf8'));
+const isPodLogFilter = (name: string) => readsPodLogs({ name, content: fs.readFileSync(path.join(FILTERS_DIR, `${name}.conf`), 'utf8') });
 /** The time zone pod-log samples are read in: not UTC, so a CRI time read as local time would show. */
 const POD_LOG_TZ = 'Europe/Berlin';
 /** What every sample log must have. */

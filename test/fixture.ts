@@ -34,6 +34,16 @@ export const FIXTURE_K3S_APISERVER: JailProps = {
 /** The audit-log jail with the library's defaults, off as it ships. */
 export const FIXTURE_AUDIT: JailProps = k3sApiserverAuditJail({ enabled: false });
 
+/** k3s's Traefik from its pod log (JSON access log): 401s on the entry points, banned before ServiceLB forwards; not in FIXTURE, for the tests of pod-log jails. */
+export const FIXTURE_TRAEFIK: JailProps = {
+  name: 'traefik-auth',
+  filter: 'traefik-auth-json-cri',
+  podLogs: { namespace: 'kube-system', workload: 'traefik', container: 'traefik' },
+  port: '80,443',
+  blocks: 'host-and-forwarded',
+  maxRetry: 10,
+};
+
 /** The fixture cluster's fail2ban: sshd, k3s-apiserver and the audit-log jail (off), with a ban manager. */
 export const FIXTURE: Fail2banProps = {
   namespace: 'fail2ban',

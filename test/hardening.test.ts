@@ -4,7 +4,7 @@ import { Duration } from 'cdk8s';
 import { describeWithTools } from './fail2ban-tools';
 import { Fail2banLab, sshdFailedPassword, synthesize, syslogTime } from './harness/lab';
 import { waitFor } from './harness/wait';
-import { FIXTURE, FIXTURE_SSHD, withJail } from './fixture';
+import { FIXTURE, FIXTURE_SSHD, FIXTURE_TRAEFIK, withJail } from './fixture';
 
 const TOOLS = ['fail2ban-server', 'fail2ban-client', 'nft', 'ip', 'unshare', 'setpriv'];
 
@@ -203,7 +203,12 @@ describeWithTools(TOOLS, 'repeat offenders (bantime.increment)', () => {
 
 describeWithTools([...TOOLS, 'python3'], "bans that cover forwarded traffic ('host-and-forwarded')", () => {
   // client (192.0.2.10 and .20) ── node: the lab, forwarding 192.0.2.1:8080 to the pod ── pod (198.51.100.2:80)
-  const jails = [...FIXTURE.jails, { name: 'web', filter: 'nginx-http-auth', logPath: '/var/log/host/nginx/error.log', port: '8080', blocks: 'host-and-forwarded' as const }];
+  // web: a host log; traefik-auth: Traefik's pod log (its files come from the agent, its bans are what matters here).
+  const jails = [
+    ...FIXTURE.jails,
+    { name: 'web', filter: 'nginx-http-auth', logPath: '/var/log/host/nginx/error.log', port: '8080', blocks: 'host-and-forwarded' as const },
+    { ...FIXTURE_TRAEFIK, port: '8080' },
+  ];
   const config = synthesize({ jails });
   const ns = { client: 'f2b-fwd-client', pod: 'f2b-fwd-pod' };
   const sh = (netns: string, script: string) => execFileSync('ip', ['netns', 'exec', netns, 'sh', '-c', script], { encoding: 'utf8' });
@@ -258,14 +263,14 @@ while True:
     expect(config.files['jail.local']).toContain('chain_hook="prerouting", chain_priority="-150", blocktype="drop"');
   });
 
-  test('before the ban the forwarded connection succeeds; after it the banned address is dropped and others pass', async () => {
+  test.each(['web', FIXTURE_TRAEFIK.name])('%s: before the ban the forwarded connection succeeds; after it the banned address is dropped and others pass', async (jail) => {
     expect(connects('192.0.2.10')).toBe(true);
-    lab.client('set', 'web', 'banip', '192.0.2.10');
-    await waitFor('the ban in the prerouting chain', () => lab.nft('list', 'ruleset').includes('hook prerouting') && lab.nftSet('web').v4.includes('192.0.2.10'));
+    lab.client('set', jail, 'banip', '192.0.2.10');
+    await waitFor('the ban in the prerouting chain', () => lab.nft('list', 'ruleset').includes('hook prerouting') && lab.nftSet(jail).v4.includes('192.0.2.10'));
     expect(connects('192.0.2.10')).toBe(false);
     expect(connects('192.0.2.20')).toBe(true);
-    lab.client('set', 'web', 'unbanip', '192.0.2.10');
-    await waitFor('the unban in nftables', () => !lab.nftSet('web').v4.includes('192.0.2.10'));
+    lab.client('set', jail, 'unbanip', '192.0.2.10');
+    await waitFor('the unban in nftables', () => !lab.nftSet(jail).v4.includes('192.0.2.10'));
     expect(connects('192.0.2.10')).toBe(true);
   });
 

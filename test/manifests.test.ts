@@ -92,16 +92,9 @@ describe('config map', () => {
   test("is fail2ban-config with jail.local, one key per filter file, the nftables actions' restart fix and the node agent's modules", () => {
     expect(configMap.metadata).toMatchObject({ name: 'fail2ban-config', namespace: 'fail2ban' });
     const keys = Object.keys(configMap.data).sort();
-    expect(keys.filter((key) => !key.startsWith('agent.'))).toEqual([
-      'cri.inc',
-      'jail.local',
-      'k3s-apiserver-audit.conf',
-      'k3s-apiserver.conf',
-      'nftables-batch.py',
-      'nftables-common.local',
-      'traefik-auth-cri.conf',
-      'traefik-auth-json-cri.conf',
-    ]);
+    const filterFiles = fs.readdirSync('filters').filter((file) => /\.(conf|inc)$/.test(file));
+    expect(filterFiles).toEqual(expect.arrayContaining(['cri.inc', 'k3s-apiserver.conf', 'traefik-auth-json-cri.conf']));
+    expect(keys.filter((key) => !key.startsWith('agent.'))).toEqual(['jail.local', 'nftables-batch.py', 'nftables-common.local', ...filterFiles].sort());
     for (const file of ['nftables-batch.py', 'nftables-common.local']) expect(configMap.data[file]).toBe(fs.readFileSync(`actions/${file}`, 'utf8'));
     expect(configMap.data['cri.inc']).toBe(fs.readFileSync('filters/cri.inc', 'utf8'));
     expect(keys).toContain('agent.broker.py');

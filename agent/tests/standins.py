@@ -287,9 +287,9 @@ class InProcessBroker:
     """The real broker (agent/broker.py) on threads of this process, in front of fail2ban's socket `f2b_path`;
     what it logs goes to `logs`."""
 
-    def __init__(self, path, f2b_path, jails=BROKER_JAILS, never_ban=NEVER_BAN):
+    def __init__(self, path, f2b_path, jails=BROKER_JAILS, never_ban=NEVER_BAN, pod_logs=None):
         self.path, self.logs = path, []
-        self.server = broker.Server(path, broker.Broker(f2b_path, jails, never_ban, log=self.logs.append))
+        self.server = broker.Server(path, broker.Broker(f2b_path, jails, never_ban, log=self.logs.append, pod_logs=pod_logs))
         threading.Thread(target=self.server.serve_forever, kwargs={'poll_interval': 0.05}, daemon=True).start()
 
     def close(self):

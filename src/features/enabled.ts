@@ -1,9 +1,16 @@
-import { BanSharingOptions } from './ban-sharing/options';
 import { banSharingFeature } from './ban-sharing/feature';
 import { Fail2banFeature } from './feature';
+import { k3sTraefikFeature } from './k3s-traefik/feature';
 import { operatorBansFeature } from './operator-bans/feature';
+import { podLogsFeature } from './pod-logs/feature';
+import { Fail2banProps } from '../resolve/props';
 
-/** The features the props turn on: the one place that knows them all. Operator bans are always on. */
-export function enabledFeatures(props: { readonly banSharing?: BanSharingOptions }): Fail2banFeature[] {
-  return [operatorBansFeature(), ...(props.banSharing ? [banSharingFeature(props.banSharing)] : [])];
+/** The features the props turn on: the one place that knows them all. Operator bans and k3s's Traefik are always on. */
+export function enabledFeatures(props: Fail2banProps): Fail2banFeature[] {
+  return [
+    operatorBansFeature(),
+    k3sTraefikFeature(props.k3sTraefik),
+    ...(props.banSharing ? [banSharingFeature(props.banSharing)] : []),
+    ...(props.jails.some((jail) => jail.podLogs && (jail.enabled ?? true)) ? [podLogsFeature()] : []),
+  ];
 }

@@ -3,6 +3,7 @@ import { BanManagerAccess } from '../k8s/ban-manager';
 import { Fail2banConfigMap } from '../k8s/config-map';
 import { Fail2banDaemonSet } from '../k8s/daemon-set';
 import { ClusterAddresses } from '../model/cluster';
+import { FilterFile } from '../model/filter';
 import { JailDefaults, JailProps } from '../model/jail';
 
 /** What every feature sees of the resolved configuration (`resolveFail2ban`): every default filled in. */
@@ -27,6 +28,8 @@ export interface ResolvedCore {
   readonly neverBan: readonly string[];
   /** The cluster block, if set. */
   readonly cluster?: ClusterAddresses;
+  /** The filters shipped in the ConfigMap (`filters/`). */
+  readonly filters: readonly FilterFile[];
 }
 
 /** What a feature adds to `jail.local`. */
@@ -58,8 +61,8 @@ export interface BansAdditions {
 }
 
 /**
- * A part of the deployment beyond the core (namespace, ConfigMap, DaemonSet): ban sharing today; pod-log jails,
- * batched bans, metrics and declarative bans next. Each plugs in here and nowhere else: it checks its own settings,
+ * A part of the deployment beyond the core (namespace, ConfigMap, DaemonSet): operator bans, ban sharing, pod-log
+ * jails, metrics next. Each plugs in here and nowhere else: it checks its own settings,
  * adds to `jail.local`, builds its objects, and tells the ban CLI what it needs.
  */
 export interface Fail2banFeature {

@@ -117,6 +117,8 @@ export class Fail2banDaemonSet extends Construct {
   private readonly configVolume: kplus.Volume;
   /** The node agent's container (agent/): features add their settings to its environment. */
   public readonly agent: kplus.Container;
+  /** The broker's container (agent/broker.py): features tell it what further the agent may ask of fail2ban. */
+  public readonly broker: kplus.Container;
   /** The ServiceAccount of the pods, whose token only the agent mounts: features bind their roles to it. */
   public readonly serviceAccountName: string;
   private readonly image: string;
@@ -178,14 +180,14 @@ export class Fail2banDaemonSet extends Construct {
     this.serviceAccountName = props.name;
     new KubeServiceAccount(this, 'ServiceAccount', { metadata: { name: props.name, namespace: props.namespace, labels: props.labels }, automountServiceAccountToken: false });
     this.patchPodSpec('serviceAccountName', props.name);
-    this.agent = this.addNodeAgent(props);
+    [this.broker, this.agent] = this.addNodeAgent(props);
   }
 
   /**
    * The node agent and its broker, with the agent's code from the ConfigMap: fail2ban's run directory (its socket) is
    * shared with the broker only, the hand-off directory with both, the API token mounted into the agent only.
    */
-  private addNodeAgent(props: Fail2banDaemonSetProps): kplus.Container {
+  private addNodeAgent(props: Fail2banDaemonSetProps): [broker: kplus.Container, agent: kplus.Container] {
     const files = agentFiles();
     files.forEach((file) => props.configMap.addFile(file.key, file.content));
     const items = Object.fromEntries(files.map((file) => [file.key, { path: file.path }]));
@@ -194,10 +196,10 @@ export class Fail2banDaemonSet extends Construct {
     const handoff = kplus.Volume.fromEmptyDir(this, 'handoff', 'handoff', { medium: kplus.EmptyDirMedium.MEMORY });
     this.container.mount(RUN_DIR, run);
     const settings = { image: props.image, timeZone: props.timeZone, code, handoff, settings: props.nodeAgent };
-    this.daemonSet.addContainer(banBrokerContainer({ ...settings, run }));
+    const broker = this.daemonSet.addContainer(banBrokerContainer({ ...settings, run }));
     const agent = this.daemonSet.addContainer(nodeAgentContainer(settings));
     this.mountServiceAccountToken(agent);
-    return agent;
+    return [broker, agent];
   }
 
   /**
@@ -264,6 +266,12 @@ export class Fail2banDaemonSet extends Construct {
       resources: { cpu: { request: kplus.Cpu.millis(10) }, memory: { request: Size.mebibytes(8), limit: Size.mebibytes(32) } },
     });
     this.agent.mount(mount.containerPath, volume);
+  }
+
+  /** A host directory the agent reads, read-only and in the agent alone (its user must be able to read it). */
+  public mountAgentHostPath(mount: { readonly name: string; readonly hostPath: string; readonly containerPath: string }): void {
+    const volume = kplus.Volume.fromHostPath(this, mount.name, mount.name, { path: mount.hostPath, type: kplus.HostPathVolumeType.DIRECTORY_OR_CREATE });
+    this.agent.mount(mount.containerPath, volume, { readOnly: true });
   }
 
   /**

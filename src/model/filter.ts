@@ -50,3 +50,15 @@ export function loadFilterIncludes(dir: string = FILTERS_DIR): FilterInclude[] {
     .sort()
     .map((file) => ({ fileName: file, content: fs.readFileSync(path.join(dir, file), 'utf8') }));
 }
+
+/** The include every pod-log filter reads the CRI prefix and time with (`filters/cri.inc`). */
+export const CRI_INCLUDE = 'cri.inc';
+
+/**
+ * Whether a filter reads pod logs: it includes cri.inc right after common.conf, one file per line (fail2ban splits
+ * `before` at line breaks). A filter without it would read the CRI time as local time and see the prefix as the
+ * app's text.
+ */
+export function readsPodLogs(filter: FilterFile): boolean {
+  return /^before = common\.conf\n[ \t]+cri\.inc$/m.test(filter.content);
+}

@@ -1,4 +1,5 @@
 import { BanTime, TimeSpan } from './duration';
+import { PodLogSource } from './pod-log';
 
 /** Repeat offenders get longer bans: fail2ban's `bantime.increment`, counted from the ban database. */
 export interface BanTimeIncrement {
@@ -57,8 +58,10 @@ export interface JailDefaults extends JailSettings {}
 export interface JailProps extends JailSettings {
   /** Jail name: the `jail.local` section and the name `fail2ban-client` uses. */
   readonly name: string;
-  /** Log files the jail reads, as paths inside the container (see `hostLog()`). */
-  readonly logPath: string | string[];
+  /** Log files the jail reads, as paths inside the container (see `hostLog()`); a jail has this or `podLogs`. @default none */
+  readonly logPath?: string | string[];
+  /** The pods' container logs the jail reads, found on each node as pods come and go; a jail has this or `logPath`. @default none */
+  readonly podLogs?: PodLogSource;
   /** Filter from `filters/` or fail2ban's stock `filter.d`. @default the stock filter named like the jail */
   readonly filter?: string;
   /** Whether the jail runs. @default true */
@@ -67,4 +70,9 @@ export interface JailProps extends JailSettings {
   readonly logMayBeMissing?: boolean;
   /** What a ban blocks (needs an nftables banaction). @default 'host' */
   readonly blocks?: BanScope;
+}
+
+/** A jail's host log files, as a list (none for a jail on pod logs or a jail the agent holds). */
+export function logPathsOf(jail: JailProps): string[] {
+  return [jail.logPath ?? []].flat();
 }

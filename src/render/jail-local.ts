@@ -2,7 +2,8 @@ import { renderBanAction } from '../model/nftables-action';
 import dedent from 'ts-dedent';
 import { JailLocalAdditions } from '../features/feature';
 import { renderBanTime, renderDuration } from '../model/duration';
-import { JailDefaults, JailProps, JailSettings } from '../model/jail';
+import { JailDefaults, JailProps, JailSettings, logPathsOf } from '../model/jail';
+import { NO_LOG_FILE } from '../model/pod-log';
 
 /** The `jail.local` lines of the settings a section sets, in a fixed order. */
 function settingLines(settings: JailSettings): string[] {
@@ -24,8 +25,7 @@ function settingLines(settings: JailSettings): string[] {
 }
 
 /** fail2ban reads further log files from indented continuation lines. */
-function logPathLine(logPath: string | string[]): string {
-  const paths = typeof logPath === 'string' ? [logPath] : logPath;
+function logPathLine(paths: readonly string[]): string {
   return `logpath = ${paths.join('\n          ')}`;
 }
 
@@ -47,7 +47,7 @@ function jailSection(jail: JailProps, added: readonly string[] = []): string {
   const lines = [
     `enabled = ${jail.enabled ?? true}`,
     ...(jail.filter === undefined ? [] : [`filter = ${jail.filter}`.trimEnd()]),
-    ...([jail.logPath].flat().length === 0 ? [] : [logPathLine(jail.logPath)]),
+    ...(jail.podLogs ? [logPathLine([NO_LOG_FILE])] : logPathsOf(jail).length === 0 ? [] : [logPathLine(logPathsOf(jail))]),
     ...settingLines(jail),
     ...actionLines(jail, added),
   ];

@@ -1,6 +1,7 @@
 import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { BanSharingOptions } from '../features/ban-sharing/options';
+import { K3sTraefikOptions } from '../features/k3s-traefik/options';
 import { Fail2banProbes, HostPathMount, SecurityMode } from '../k8s/daemon-set';
 import { ClusterAddresses } from '../model/cluster';
 import { TimeSpan } from '../model/duration';
@@ -63,4 +64,6 @@ export interface Fail2banProps {
   readonly apiGroup?: string;
   /** Cluster-wide ban sharing: a ban on one node is applied on every node (needs Kubernetes ≥ 1.31). @default off */
   readonly banSharing?: BanSharingOptions;
+  /** k3s's Traefik set up for the Traefik jails: its HelmChartConfig (JSON access log on stdout, externalTrafficPolicy Local), opt-in. @default not managed (synth warns while a jail reads Traefik's pod log) */
+  readonly k3sTraefik?: K3sTraefikOptions;
 }

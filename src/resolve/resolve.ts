@@ -8,7 +8,7 @@ import { Fail2banProbes, HostPathMount, SecurityMode } from '../k8s/daemon-set';
 import { recommendedLabels, selectorLabels } from '../k8s/labels';
 import { clusterRanges } from '../model/cluster';
 import { banTimeSeconds, TimeSpan } from '../model/duration';
-import { FilterFile, loadFilters } from '../model/filter';
+import { loadFilters } from '../model/filter';
 import { githubActionsUser, ResolvedGithubWorkflow, resolveGithubWorkflow } from '../model/github-actions';
 import { imageTag } from '../model/image';
 import { JailDefaults, JailProps } from '../model/jail';
@@ -47,7 +47,6 @@ export const DEFAULTS = {
 export interface ResolvedFail2ban extends ResolvedCore {
   /** The labels that select the pods (immutable once applied). */
   readonly selectorLabels: Record<string, string>;
-  readonly filters: readonly FilterFile[];
   readonly logLevel: LogLevel;
   readonly dbPurgeAge: TimeSpan;
   readonly tolerations: kplus.NodeTaintQuery[];

@@ -5,7 +5,7 @@ import { ipFamily } from '../model/ip';
 import { checkFilterFile } from './filter-check';
 import { HostPathMount } from '../k8s/daemon-set';
 import { PLACEHOLDER_REPOSITORY } from '../model/github-actions';
-import { isJailName, JailProps, JailSettings, RESERVED_SECTIONS } from '../model/jail';
+import { isJailName, JailProps, JailSettings, logPathsOf, RESERVED_SECTIONS } from '../model/jail';
 import { neverBannable } from '../model/never-ban';
 import { parseReference } from '../model/reference';
 import { ResolvedFail2ban } from '../resolve/resolve';
@@ -121,11 +121,14 @@ function checkPort(where: string, port: string): string[] {
     : [`${where}: port "${port}" has invalid entries (${bad.map((b) => `"${b}"`).join(', ')}). Fix: use port numbers 1-65535, ranges FROM:TO, or service names (ssh, https), separated by commas without spaces; leave port unset for all ports.`];
 }
 
-function checkLogPath(where: string, logPath: string | string[], mounts: readonly HostPathMount[]): string[] {
+function checkLogPath(where: string, jail: JailProps, mounts: readonly HostPathMount[]): string[] {
   const readable = [CONTAINER_LOG_DIR, ...mounts.map((mount) => mount.containerPath.replace(/\/+$/, ''))];
-  const paths = typeof logPath === 'string' ? [logPath] : logPath;
+  const paths = logPathsOf(jail);
+  if (jail.podLogs !== undefined) {
+    return jail.logPath === undefined ? [] : [`${where}: has both logPath and podLogs. Fix: keep one: podLogs for a container's pod logs, logPath for host log files.`];
+  }
   if (paths.length === 0) {
-    return [`${where}: logpath is empty. Fix: name at least one log file, e.g. hostLog('auth.log').`];
+    return [`${where}: logpath is empty. Fix: name at least one log file, e.g. hostLog('auth.log'), or the pods' logs with podLogs.`];
   }
   return paths.flatMap((file) => {
     if (/\s/.test(file) || file.split('/').includes('..') || file.split('/').includes('.')) {
@@ -195,8 +198,8 @@ function checkJail(jail: JailProps, config: ResolvedFail2ban): string[] {
   if (!isJailName(jail.name)) {
     problems.push(`${where}: the name is not usable as a fail2ban jail (a jail.local section and nftables set name). Fix: use 1-32 letters, digits, '-' or '_', starting with a letter or digit, and not ${RESERVED_SECTIONS.join('/')}.`);
   }
-  problems.push(...checkLogPath(where, jail.logPath, config.hostPathMounts));
-  const globs = [jail.logPath].flat().filter((file) => /[*?[]/.test(file));
+  problems.push(...checkLogPath(where, jail, config.hostPathMounts));
+  const globs = logPathsOf(jail).filter((file) => /[*?[]/.test(file));
   if (jail.logMayBeMissing && globs.length > 0) {
     problems.push(`${where}: logMayBeMissing needs plain file paths, but logpath "${globs[0]}" is a pattern. Fix: name each file, or drop logMayBeMissing.`);
   }

@@ -128,8 +128,11 @@ export class SharingNode {
   async startAgent(): Promise<void> {
     await this.startBroker();
     fs.rmSync(this.statusFile, { force: true });
-    // As the pod runs it: `python3 -m agent` in the folder the ConfigMap's items are mounted in.
-    const agent = spawn('/usr/bin/python3', ['-m', 'agent'], { cwd: this.agentHome, env: this.agentEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    // As the pod runs it: `python3 -m agent` in the folder the ConfigMap's items are mounted in; with pod-log jails,
+    // in a mount namespace of its own that has the node's pod logs where the pod mounts them (POD_LOGS' dir).
+    const podLogsDir = this.env.POD_LOGS && JSON.parse(this.env.POD_LOGS).dir;
+    const [command, args] = podLogsDir ? this.inPodLogMount(podLogsDir) : ['/usr/bin/python3', ['-m', 'agent']];
+    const agent = spawn(command, args, { cwd: this.agentHome, env: this.agentEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     this.agent = agent;
     this.record('--- agent started');
     for (const stream of [agent.stdout!, agent.stderr!]) {
@@ -146,6 +149,18 @@ export class SharingNode {
       if (agent.exitCode !== null || agent.signalCode !== null) throw new Error(`${this.name}'s agent exited:\n${this.output}`);
       return fs.existsSync(this.statusFile);
     });
+  }
+
+  /** The node's `pods` folder of its host logs, the kubelet's /var/log/pods. */
+  get podLogsDir(): string {
+    return path.join(this.server.logDir, 'pods');
+  }
+
+  /** `python3 -m agent` with the lab's pods folder bind-mounted at `dir` (read-only), as the pod mounts /var/log/pods. */
+  private inPodLogMount(dir: string): [string, string[]] {
+    fs.mkdirSync(this.podLogsDir, { recursive: true });
+    const script = 'mount -t tmpfs lab "$(dirname "$(dirname "$1")")" && mkdir -p "$1" && mount --bind -o ro "$2" "$1" && exec /usr/bin/python3 -m agent';
+    return ['unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', dir, this.podLogsDir]];
   }
 
   /** SIGTERM, as when the pod stops; SIGKILL after 5 s. */

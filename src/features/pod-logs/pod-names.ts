@@ -1,0 +1,43 @@
+import { PodLogSource, PodLogWorkloadKind } from '../../model/pod-log';
+
+/**
+ * The letters Kubernetes draws generated name parts from (apimachinery's `rand.String`, `rand.SafeEncodeString`):
+ * no vowels, no 0, 1, 3. A workload's own name almost always holds a vowel, so the suffix cannot be mistaken for it.
+ */
+const GENERATED = '[bcdfghjklmnpqrstvwxz2456789]';
+
+/**
+ * How each kind names its pods, and the longest workload name for which Kubernetes does not cut the name short
+ * (a generated name is at most 58 characters before its 5 random ones).
+ */
+const POD_NAMES: Record<PodLogWorkloadKind, { readonly suffix: string; readonly maxWorkloadName: number }> = {
+  // <deployment>-<pod-template-hash: a 32-bit hash in decimal, each digit a letter>-<5 random>
+  Deployment: { suffix: `-${GENERATED}{1,10}-${GENERATED}{5}`, maxWorkloadName: 46 },
+  // <daemonset>-<5 random>
+  DaemonSet: { suffix: `-${GENERATED}{5}`, maxWorkloadName: 57 },
+  // <statefulset>-<ordinal>; the pod's host name, at most 63 characters, is its name
+  StatefulSet: { suffix: '-(?:0|[1-9][0-9]{0,5})', maxWorkloadName: 61 },
+};
+
+/** The default kind of a pod-log source. */
+export const DEFAULT_WORKLOAD_KIND: PodLogWorkloadKind = 'Deployment';
+
+export function workloadKindOf(source: PodLogSource): PodLogWorkloadKind {
+  return source.workloadKind ?? DEFAULT_WORKLOAD_KIND;
+}
+
+/** The longest workload name of a kind whose pods the pattern still finds. */
+export function maxWorkloadName(kind: PodLogWorkloadKind): number {
+  return POD_NAMES[kind].maxWorkloadName;
+}
+
+/** The kinds a source may name. */
+export const WORKLOAD_KINDS = Object.keys(POD_NAMES) as PodLogWorkloadKind[];
+
+/**
+ * A regular expression (the syntax Python's `re` and JavaScript share) for the names of the source's pods, without
+ * anchors: the node agent and its broker anchor it within the kubelet's directory name `<namespace>_<pod>_<uid>`.
+ */
+export function podNamePattern(source: PodLogSource): string {
+  return source.workload.replace(/\./g, '\\.') + POD_NAMES[workloadKindOf(source)].suffix;
+}

@@ -1,0 +1,24 @@
+/** Kinds of workload whose pods' names the node agent can tell from the kubelet's log directories alone. */
+export type PodLogWorkloadKind = 'Deployment' | 'DaemonSet' | 'StatefulSet';
+
+/**
+ * The container logs a jail reads instead of a host log file: one container of the pods of one workload, found on
+ * each node by the node agent under the kubelet's `/var/log/pods` (README: "Protecting apps behind Traefik").
+ */
+export interface PodLogSource {
+  /** Namespace of the pods. */
+  readonly namespace: string;
+  /** Name of the workload that owns the pods (a Deployment's, a DaemonSet's or a StatefulSet's). */
+  readonly workload: string;
+  /** Kind of the workload: it decides how its pods are named. @default 'Deployment' */
+  readonly workloadKind?: PodLogWorkloadKind;
+  /** Name of the container in those pods whose log the jail reads. */
+  readonly container: string;
+}
+
+/**
+ * The `logpath` of a pod-log jail before the agent adds its pods' files: fail2ban refuses to start a jail without a
+ * file, and a jail named like one of its stock jails (`traefik-auth`) would read the stock jail's log path instead.
+ * /dev/null exists everywhere and never holds a line.
+ */
+export const NO_LOG_FILE = '/dev/null';
