@@ -1,5 +1,6 @@
 import dedent from 'ts-dedent';
 import { DEFAULT_SECTION, JailLocalSection, defaultsOf, isJailEnabled, jailsOf } from '../../read/jail-local';
+import { NO_LOG_FILE } from '../../model/pod-log';
 import { code, table } from './markdown';
 
 // What an operator needs to know about the settings the typed config can set.
@@ -48,8 +49,15 @@ function inheritedRows(jail: JailLocalSection, defaults: JailLocalSection | unde
   });
 }
 
+/** A setting's value as the table shows it: a pod-log jail's logpath says where its files come from. */
+function settingCell(key: string, text: string): string {
+  return key === 'logpath' && text === NO_LOG_FILE
+    ? `${value(text)}, and the container logs of the jail's pods on the node, added by the node agent as pods come and go (\`fail2ban-client get JAIL logpath\`)`
+    : value(text);
+}
+
 function jailRows(jail: JailLocalSection, jailLocal: JailLocalSection[], filters: string[]): string[][] {
-  const own = [...jail.settings].filter(([key]) => key !== 'enabled' && key !== 'filter').map(([key, text]) => [key, value(text)]);
+  const own = [...jail.settings].filter(([key]) => key !== 'enabled' && key !== 'filter').map(([key, text]) => [key, settingCell(key, text)]);
   const enabled = isJailEnabled(jail, jailLocal) ? 'yes' : '**no**: turn it on in `src/main.ts`';
   return [['enabled', enabled], ['filter', filterCell(jail, filters)], ...own, ...inheritedRows(jail, defaultsOf(jailLocal))];
 }
