@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { Fail2banConfigError } from '../src/model/errors';
 import { Fail2banProps } from '../src/resolve/props';
 import { parseIni as parseIniSections } from '../src/model/ini';
 import { buildApp } from '../src/main';
@@ -11,6 +12,17 @@ import { fixture } from './fixture';
 /** The files `npm run synth` would write for the test fixture with these props changed. */
 export function synth(changes: Partial<Fail2banProps> = {}): ManifestFiles {
   return renderManifests(buildApp(fixture(changes)).manifests.toJson());
+}
+
+/** The problems synth reports for the test fixture with these props changed (none when it builds). */
+export function problems(changes: Partial<Fail2banProps>): string[] {
+  try {
+    buildApp(fixture(changes));
+    return [];
+  } catch (error) {
+    if (error instanceof Fail2banConfigError) return [...error.problems];
+    throw error;
+  }
 }
 
 /** Every YAML document of a file. */

@@ -2,12 +2,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Ajv from 'ajv';
 import { parse } from 'yaml';
-import { Fail2banConfigError } from '../src/model/errors';
 import { JailProps } from '../src/model/jail';
 import { Fail2banProps } from '../src/resolve/props';
 import { buildApp } from '../src/main';
 import { FIXTURE, fixture } from './fixture';
-import { objectOf, parseDocs, synth } from './helpers';
+import { objectOf, parseDocs, problems, synth } from './helpers';
 
 // k3s's Traefik set up for the Traefik jails: GIVEN the test fixture with `k3sTraefik` and a jail on Traefik's pod
 // log; WHEN it is synthesized; THEN the HelmChartConfig kube-system/traefik is what k3s's helm-controller accepts,
@@ -38,16 +37,6 @@ function valuesOf(changes: Partial<Fail2banProps>): any {
   return parse(helmChartConfig(changes).spec.valuesContent);
 }
 
-/** The problems synth reports for the fixture with these props changed (none when it builds). */
-function problems(changes: Partial<Fail2banProps>): string[] {
-  try {
-    buildApp(fixture(changes));
-    return [];
-  } catch (error) {
-    if (error instanceof Fail2banConfigError) return [...error.problems];
-    throw error;
-  }
-}
 
 /** The warnings about Traefik synth prints for the fixture with these props changed. */
 function traefikWarnings(changes: Partial<Fail2banProps>): string[] {

@@ -1,24 +1,13 @@
-import { Fail2banConfigError } from '../src/model/errors';
 import { JailProps } from '../src/model/jail';
 import { PodLogSource } from '../src/model/pod-log';
 import { Fail2banProps } from '../src/resolve/props';
-import { buildApp } from '../src/main';
 import { podNamePattern } from '../src/features/pod-logs/pod-names';
-import { FIXTURE, FIXTURE_TRAEFIK, fixture } from './fixture';
-import { objectOf, parseIni, synth } from './helpers';
+import { FIXTURE, FIXTURE_TRAEFIK } from './fixture';
+import { objectOf, parseIni, problems, synth } from './helpers';
 
 /** The fixture with these jails after its own. */
 const withJails = (...jails: JailProps[]): Partial<Fail2banProps> => ({ jails: [...FIXTURE.jails, ...jails] });
 
-function problems(props: Partial<Fail2banProps>): string[] {
-  try {
-    buildApp(fixture(props));
-    return [];
-  } catch (error) {
-    if (error instanceof Fail2banConfigError) return [...error.problems];
-    throw error;
-  }
-}
 
 describe('a pod-log jail in the manifests', () => {
   // GIVEN the fixture with k3s's Traefik jail on pod logs

@@ -1,9 +1,6 @@
 import * as fs from 'node:fs';
-import { Fail2banConfigError } from '../src/model/errors';
-import { Fail2banProps } from '../src/resolve/props';
-import { buildApp } from '../src/main';
-import { FIXTURE, fixture } from './fixture';
-import { modelOf, objectOf, parseDocs, parseIni, synth } from './helpers';
+import { FIXTURE } from './fixture';
+import { modelOf, objectOf, parseDocs, parseIni, problems, synth } from './helpers';
 
 const cluster = { nodeAddresses: ['192.0.2.240/28'] };
 const banSharing = { kubernetesVersion: 'v1.31.4+k3s1', jails: ['sshd'] };
@@ -18,14 +15,6 @@ const fail2ban = spec.containers.find((c: any) => c.name === 'fail2ban');
 const configMap = objectOf(files, 'ConfigMap');
 const ini = parseIni(configMap.data['jail.local']);
 
-function problems(props: Partial<Fail2banProps>): string[] {
-  try {
-    buildApp(fixture(props));
-    return [];
-  } catch (error) {
-    return error instanceof Fail2banConfigError ? [...error.problems] : [String(error)];
-  }
-}
 
 test.each(all.filter((o) => o.metadata).map((o) => [`${o.kind} ${o.metadata.name}`, o]))('%s validates against the upstream OpenAPI schema', (_, object) => {
   const Model = modelOf(object);

@@ -2,30 +2,17 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Duration } from 'cdk8s';
-import { Fail2banConfigError } from '../src/model/errors';
 import { loadFilters } from '../src/model/filter';
 import { Fail2banProps } from '../src/resolve/props';
 import { buildApp, paths } from '../src/main';
 import { runSynth } from '../src/synth/cli';
 import { PLACEHOLDER_REPOSITORY } from '../src/model/github-actions';
 import { FIXTURE, fixture, withJail } from './fixture';
-import { tempDir } from './helpers';
+import { problems, tempDir } from './helpers';
 
 const shipped = loadFilters();
 const goodFilter = shipped[0];
 
-/** The problems synth reports for the test fixture with these changes (none when it builds). */
-function problems(props: Partial<Fail2banProps>): string[] {
-  try {
-    buildApp(fixture(props));
-    return [];
-  } catch (error) {
-    if (error instanceof Fail2banConfigError) {
-      return [...error.problems];
-    }
-    throw error;
-  }
-}
 
 /** The fixture with one sshd setting changed. */
 function sshd(settings: Record<string, unknown>): Partial<Fail2banProps> {
