@@ -2,7 +2,8 @@
 // the end-to-end test uses (real fail2ban-servers in network namespaces, the synthesized agent and broker, the
 // agent seeing the node's pod logs where the pod mounts them; root needed). Prints (1) discovery: a new pod's log
 // file appears with a failure in it -> fail2ban counts that failure, and (2) throughput: Traefik access-log lines
-// (CRI-wrapped JSON) per second through the jail's filter in the running server. Environment: BENCH_ROUNDS (default 20),
+// (CRI-wrapped JSON) per second through the jail's filter in the running server; and once, a new pod's log with
+// maxretry failures of one client -> that client in nftables. Environment: BENCH_ROUNDS (default 20),
 // BENCH_LINES (default 50 000).
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -41,6 +42,8 @@ async function main(): Promise<void> {
   const discovery: Figure = { what: "a new pod's log file with a failure -> fail2ban counted it", goalMs: 5000, values: [] };
   const lab = await SharingLab.start(config);
   let throughput = 0;
+  let banMs = 0;
+  let maxRetry = 0;
   try {
     const node = lab.node('k3s-agent-1');
     for (let round = 0; round < ROUNDS; round++) {
@@ -53,6 +56,17 @@ async function main(): Promise<void> {
       discovery.values.push(foundAt(node.server.serverLog(), address)! - start);
       fs.rmSync(path.dirname(dir), { recursive: true });
     }
+
+    // A client failing basic-auth maxretry times in a pod created now -> banned in nftables (the homelab's jail).
+    maxRetry = Number(/^\[traefik-auth\][^[]*?^maxretry = (\d+)$/ms.exec(config.files['jail.local'])![1]);
+    const banned = '198.18.254.1';
+    const banDir = path.join(node.podLogsDir, `kube-system_traefik-6f5f8d8d4c-${randomSuffix()}_${randomUUID()}`, 'traefik');
+    fs.mkdirSync(banDir, { recursive: true });
+    const banStart = Date.now();
+    fs.writeFileSync(path.join(banDir, '0.log'), Array.from({ length: maxRetry }, (_, i) => accessLine(banned, 401, i)).join(''));
+    await waitFor(`${banned} in nftables`, () => node.nftSet(JAIL).includes(banned));
+    banMs = Date.now() - banStart;
+    fs.rmSync(path.dirname(banDir), { recursive: true });
 
     // One pod's log, LINES lines at once: 9 in 10 answered 200, 1 in 10 a 401 from an address seen once (no ban),
     // and last a 401 from a marker address.
@@ -73,6 +87,7 @@ async function main(): Promise<void> {
   }
   console.log(`pod-log jail "${JAIL}" (the homelab's), ${ROUNDS} new pods, the agent scanning every second:`);
   printFigures([discovery], 62);
+  console.log(`  a new pod's log with ${maxRetry} basic-auth failures of one client -> the client in nftables: ${banMs} ms (polled)`);
   console.log(`  throughput: ${LINES} CRI-wrapped Traefik JSON access-log lines (1 in 10 a 401) -> ${throughput.toFixed(0)} lines/s through traefik-auth-json-cri`);
 }
 
