@@ -119,6 +119,9 @@ class Broker:
             raise Refused('the jail reads no pod logs (POD_LOGS)')
         if paths and not self.pod_logs.allows(jail, paths[0]):
             raise Refused(f"not a container log file of {jail}'s pods under {self.pod_logs.directory}")
+        refusal = self.pod_logs.refusal(paths[0]) if request[2] == 'addlogpath' else None
+        if refusal:
+            raise Refused(refusal)
         return request
 
     def forward(self, command):

@@ -6,14 +6,16 @@ fail2ban reads a jail's logpath glob only when it starts, but pods come and go: 
 SCAN_SECONDS the agent lists the kubelet's directories (names only: it reads no log) and adds or removes files through
 the broker (`set JAIL addlogpath PATH head`, `set JAIL dellogpath PATH`). `head`: fail2ban's database keeps how far it
 read a file, so a file added again after a restart is read on from there, and a new pod's file from its start.
-Rotation needs nothing: fail2ban follows the file that takes the name. The broker lets the agent touch only paths
-that `PodLogJails.rule` accepts, with the same rule.
+Rotation needs nothing: fail2ban follows the file that takes the name (what containerd writes to the old file between
+the kubelet's rename and its reopening, a moment, is not read). The broker lets the agent touch only paths that
+`PodLogJails.allows` accepts, and checks `refusal` again before an addlogpath.
 """
 
 import dataclasses
 import json
 import os
 import re
+import stat
 
 from .f2b_socket import F2bError
 from .log import log
@@ -74,8 +76,25 @@ class PodLogJails:
         rule = self.rules.get(jail)
         return rule is not None and rule.fullmatch(path) is not None
 
-    def files(self):
-        """{jail: set of paths} of the log files on this node; a missing directory is a node without pods yet."""
+    def refusal(self, path):
+        """Why fail2ban, which reads as root, must not read `path` although the rule allows it, or None: only the
+        kubelet's directories and containerd's regular files, no symlink (to a file elsewhere) and no FIFO (which
+        would block fail2ban's command thread on open). Only root writes there; this guards against a pod with a
+        writable hostPath on /var/log."""
+        relative = path[len(self.directory) + 1:].split('/')
+        for depth in range(1, len(relative) + 1):
+            part = f'{self.directory}/{"/".join(relative[:depth])}'
+            try:
+                mode = os.lstat(part).st_mode
+            except OSError as error:
+                return f'{part}: {error.strerror}'
+            if not (stat.S_ISREG(mode) if depth == len(relative) else stat.S_ISDIR(mode)):
+                return f'{part} is not a plain {"file" if depth == len(relative) else "directory"}'
+        return None
+
+    def files(self, errors=None):
+        """{jail: set of paths} of the log files on this node; a missing directory is a node without pods yet. A
+        pod's directory that cannot be read is skipped, and why is added to `errors`."""
         found = {jail: set() for jail in self.jails}
         try:
             entries = sorted(os.listdir(self.directory))
@@ -94,7 +113,12 @@ class PodLogJails:
                     names = os.listdir(folder)
                 except (FileNotFoundError, NotADirectoryError):  # another container, or the pod just went
                     continue
-                found[jail].update(f'{folder}/{name}' for name in names if _LOG_FILE.fullmatch(name) and self.allows(jail, f'{folder}/{name}'))
+                except OSError as error:
+                    if errors is not None:
+                        errors.add(f'cannot list {folder}: {error.strerror}')
+                    continue
+                paths = [f'{folder}/{name}' for name in names if _LOG_FILE.fullmatch(name)]
+                found[jail].update(path for path in paths if self.allows(jail, path) and self.refusal(path) is None)
         return found
 
 
@@ -110,7 +134,7 @@ class PodLogSync:
         """One round; returns the errors it met (each command is tried on its own: one gone file stops nothing)."""
         errors = set()
         try:
-            wanted = self.jails.files()
+            wanted = self.jails.files(errors)
         except OSError as error:
             return {f'cannot list {self.jails.directory}: {error}'}
         for jail, files in wanted.items():
@@ -135,7 +159,10 @@ class PodLogSync:
 
     def loop(self):
         while not self.stop_event.is_set():
-            errors = self.sync()
+            try:
+                errors = self.sync()
+            except Exception as error:  # a bug must not end the thread: the jails would silently read nothing
+                errors = {f'{error!r}'}
             for error in sorted(errors - self.errors):
                 log(f'error: pod logs: {error}')
             if self.errors and not errors:

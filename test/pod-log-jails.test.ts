@@ -108,12 +108,16 @@ describeWithTools(TOOLS, 'a pod-log jail follows the pods on a node: real fail2b
     await failAndExpectBan(logFile(POD.rescheduled), '203.0.113.53');
   });
 
-  test('fail2ban restarts: the agent adds the file again, and failures written meanwhile count', async () => {
+  test('fail2ban restarts: the agent adds the file again, failures written meanwhile count, and none counts twice', async () => {
+    const counted = node.server.serverLog().split(`[${JAIL}] Found 203.0.113.53 `).length - 1;
+    expect(counted).toBe(MAX_RETRY);
     await node.server.stopServer();
     write(logFile(POD.rescheduled), failure('203.0.113.54', ++port));
     await node.server.startServer();
     await waitFor('the agent to add the file again', () => watched().length === 1);
     await failAndExpectBan(logFile(POD.rescheduled), '203.0.113.54', MAX_RETRY - 1);
+    // fail2ban's database kept how far it had read the file: the lines before the restart were not read again
+    expect(node.server.serverLog().split(`[${JAIL}] Found 203.0.113.53 `).length - 1).toBe(counted);
   });
 
   test('no log filled with errors: each of the agent’s errors said once, none by fail2ban about pod logs', () => {

@@ -31,12 +31,12 @@ describe('a pod-log jail in the manifests', () => {
     });
   });
 
-  test("the agent alone mounts the kubelet's /var/log/pods, read-only, where fail2ban sees it inside its /var/log mount", () => {
+  test("the agent and the broker alone mount the kubelet's /var/log/pods, read-only, where fail2ban sees it inside its /var/log mount", () => {
     const volume = spec.volumes.find((v: any) => v.hostPath?.path === '/var/log/pods');
     expect(volume).toBeDefined();
     const mounting = [...spec.containers, ...spec.initContainers].filter((c: any) => (c.volumeMounts ?? []).some((m: any) => m.name === volume.name));
-    expect(mounting.map((c: any) => c.name)).toEqual(['node-agent']);
-    expect(container('node-agent').volumeMounts.find((m: any) => m.name === volume.name)).toEqual({ name: volume.name, mountPath: '/var/log/host/pods', readOnly: true });
+    expect(mounting.map((c: any) => c.name).sort()).toEqual(['ban-broker', 'node-agent']);
+    for (const c of mounting) expect(c.volumeMounts.find((m: any) => m.name === volume.name)).toEqual({ name: volume.name, mountPath: '/var/log/host/pods', readOnly: true });
     expect(container('fail2ban').volumeMounts.find((m: any) => m.mountPath === '/var/log/host')).toMatchObject({ readOnly: true });
   });
 
@@ -55,7 +55,16 @@ describe("the pods' names a source finds", () => {
       "a Deployment's: <name>-<template hash>-<5 letters>",
       { namespace: 'kube-system', workload: 'traefik', container: 'traefik' },
       ['traefik-57b79cf995-7lx2j', 'traefik-6f5f8d8d4c-x7k2p', 'traefik-5d-bcdfg'],
-      ['traefik-dashboard-6f5f8d8d4c-x7k2p', 'helm-install-traefik-x7k2p', 'traefik-x7k2p', 'traefik-57b79cf995-7lx2j-0', 'traefik-abc-x7k2p', 'svclb-traefik-6f5f8d8d4c-x7k2p'],
+      [
+        'traefik-dashboard-6f5f8d8d4c-x7k2p',
+        'helm-install-traefik-x7k2p',
+        'traefik-x7k2p',
+        'traefik-57b79cf995-7lx2j-0',
+        'traefik-abc-x7k2p',
+        'svclb-traefik-6f5f8d8d4c-x7k2p',
+        'traefik-29245678-x7k2p', // a CronJob traefik's Job's pod: digits are no template hash
+        'traefik-v2-x7k2p', // a DaemonSet traefik-v2's: v is no letter a hash digit becomes
+      ],
     ],
     ["a DaemonSet's: <name>-<5 letters>", { namespace: 'apps', workload: 'svclb-traefik', workloadKind: 'DaemonSet', container: 'lb' }, ['svclb-traefik-x7k2p'], ['svclb-traefik-57b79cf995-7lx2j', 'svclb-traefik-0']],
     ["a StatefulSet's: <name>-<ordinal>", { namespace: 'apps', workload: 'gitea', workloadKind: 'StatefulSet', container: 'gitea' }, ['gitea-0', 'gitea-12'], ['gitea-01', 'gitea-x7k2p', 'gitea-postgresql-0']],

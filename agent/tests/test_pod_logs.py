@@ -59,6 +59,37 @@ class PodLogRulesTest(unittest.TestCase):
         wanted_app = {make_log(self.dir, f'apps_app-0_{UID}', 'app'), make_log(self.dir, f'apps_app-12_{UID}', 'app')}
         self.assertEqual(self.jails.files(), {'traefik-auth': wanted, 'app-auth': wanted_app})
 
+    def test_a_symlink_a_fifo_or_a_linked_directory_is_no_log_file(self):
+        pod = f'kube-system_traefik-6f5f8d8d4c-x7k2p_{UID}'
+        outside = os.path.join(self.dir, 'secret')
+        open(outside, 'w').close()
+        os.makedirs(os.path.join(self.dir, pod, 'traefik'))
+        os.symlink(outside, os.path.join(self.dir, pod, 'traefik', '0.log'))
+        os.mkfifo(os.path.join(self.dir, pod, 'traefik', '1.log'))
+        linked = f'kube-system_traefik-6f5f8d8d4c-b9w2m_{UID}'
+        os.makedirs(os.path.join(self.dir, 'elsewhere', 'traefik'))
+        open(os.path.join(self.dir, 'elsewhere', 'traefik', '0.log'), 'w').close()
+        os.symlink(os.path.join(self.dir, 'elsewhere'), os.path.join(self.dir, linked))
+        self.assertEqual(self.jails.files(), {'traefik-auth': set(), 'app-auth': set()})
+        for path, reason in ((f'{self.dir}/{pod}/traefik/0.log', 'is not a plain file'), (f'{self.dir}/{pod}/traefik/1.log', 'is not a plain file'),
+                             (f'{self.dir}/{linked}/traefik/0.log', 'is not a plain directory'), (f'{self.dir}/{pod}/traefik/2.log', 'No such file')):
+            self.assertTrue(self.jails.allows('traefik-auth', path))
+            self.assertIn(reason, self.jails.refusal(path))
+
+    def test_a_pod_directory_that_cannot_be_listed_stops_no_other(self):
+        good = make_log(self.dir, f'kube-system_traefik-6f5f8d8d4c-x7k2p_{UID}', 'traefik')
+        locked = os.path.dirname(make_log(self.dir, f'kube-system_traefik-6f5f8d8d4c-b9w2m_{UID}', 'traefik'))
+        listdir = os.listdir
+
+        def refusing(path):
+            if path == locked:
+                raise PermissionError(13, 'Permission denied', path)
+            return listdir(path)
+        errors = set()
+        with mock.patch('os.listdir', refusing):
+            self.assertEqual(self.jails.files(errors)['traefik-auth'], {good})
+        self.assertEqual(errors, {f'cannot list {locked}: Permission denied'})
+
     def test_a_node_without_pods_has_no_files(self):
         self.assertEqual(pod_pods := pod_logs(os.path.join(self.dir, 'missing')).files(), {'traefik-auth': set(), 'app-auth': set()}, pod_pods)
 
@@ -101,7 +132,7 @@ class PodLogSyncRealFail2banTest(unittest.TestCase):
             f.write(f'[Definition]\nsocket = {self.sock}\npidfile = {directory}/fail2ban.pid\n'
                     f'logtarget = {directory}/fail2ban.log\ndbfile = {directory}/fail2ban.sqlite3\n')
         with open(os.path.join(conf, 'jail.d', 'jail.local'), 'w') as f:
-            f.write('[DEFAULT]\nbackend = polling\nbanaction = dummy\n'
+            f.write('[DEFAULT]\nbackend = auto\nbanaction = dummy\n'
                     '[traefik-auth]\nenabled = true\nfilter = traefik-auth-json-cri\nlogpath = /dev/null\nmaxretry = 2\n'
                     '[app-auth]\nenabled = true\nfilter = traefik-auth-json-cri\nlogpath = /dev/null\n')
         self.conf = conf
@@ -210,6 +241,10 @@ class PodLogSyncRealFail2banTest(unittest.TestCase):
                         ('set', 'traefik-auth', 'addfailregex', '.*')):
             with self.assertRaisesRegex(f2b_socket.F2bError, '^refused "', msg=command):
                 self.client.command(*command)
+        fifo = os.path.join(os.path.dirname(good), '1.log')
+        os.mkfifo(fifo)  # fail2ban's command thread would block opening it
+        with self.assertRaisesRegex(f2b_socket.F2bError, '^refused ".*is not a plain file'):
+            self.client.command('set', 'traefik-auth', 'addlogpath', fifo, 'head')
         self.assertEqual(self.logpaths(), [])
         self.assertEqual(self.client.command('set', 'traefik-auth', 'addlogpath', good, 'head'), ['/dev/null', good])
         self.assertEqual(self.client.command('set', 'traefik-auth', 'dellogpath', good), ['/dev/null'])

@@ -268,10 +268,14 @@ export class Fail2banDaemonSet extends Construct {
     this.agent.mount(mount.containerPath, volume);
   }
 
-  /** A host directory the agent reads, read-only and in the agent alone (its user must be able to read it). */
-  public mountAgentHostPath(mount: { readonly name: string; readonly hostPath: string; readonly containerPath: string }): void {
+  /**
+   * A host directory the agent and its broker read, read-only, and no other container sees at that path (the agent's
+   * user must be able to read it).
+   */
+  public mountNodeAgentHostPath(mount: { readonly name: string; readonly hostPath: string; readonly containerPath: string }): void {
     const volume = kplus.Volume.fromHostPath(this, mount.name, mount.name, { path: mount.hostPath, type: kplus.HostPathVolumeType.DIRECTORY_OR_CREATE });
     this.agent.mount(mount.containerPath, volume, { readOnly: true });
+    this.broker.mount(mount.containerPath, volume, { readOnly: true });
   }
 
   /**

@@ -4,6 +4,10 @@ export type PodLogWorkloadKind = 'Deployment' | 'DaemonSet' | 'StatefulSet';
 /**
  * The container logs a jail reads instead of a host log file: one container of the pods of one workload, found on
  * each node by the node agent under the kubelet's `/var/log/pods` (README: "Protecting apps behind Traefik").
+ *
+ * The agent tells the pods by their names, as the directories show them: whoever may create pods in the namespace
+ * can name one like the workload's and have the jail read what it prints, and so ban addresses on the jail's ports
+ * (never the never-ban list). Choose a namespace where only the people you would let ban create pods.
  */
 export interface PodLogSource {
   /** Namespace of the pods. */

@@ -97,7 +97,8 @@ export class SharingNode {
     if (this.broker && this.broker.exitCode === null && this.broker.signalCode === null) return;
     fs.rmSync(this.brokerSocket, { force: true });
     const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', ...this.brokerEnv, F2B_SOCKET: this.server.socket, BROKER_SOCKET: this.brokerSocket };
-    const broker = spawn('/usr/bin/python3', ['-m', 'agent.broker'], { cwd: this.agentHome, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [command, args] = this.inPodLogMount(this.brokerEnv.POD_LOGS, 'agent.broker');
+    const broker = spawn(command, args, { cwd: this.agentHome, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.broker = broker;
     for (const stream of [broker.stdout!, broker.stderr!]) stream.on('data', (chunk) => this.record(`broker: ${String(chunk).trimEnd()}`));
     await waitFor(`${this.name}'s broker to listen`, () => {
@@ -130,8 +131,7 @@ export class SharingNode {
     fs.rmSync(this.statusFile, { force: true });
     // As the pod runs it: `python3 -m agent` in the folder the ConfigMap's items are mounted in; with pod-log jails,
     // in a mount namespace of its own that has the node's pod logs where the pod mounts them (POD_LOGS' dir).
-    const podLogsDir = this.env.POD_LOGS && JSON.parse(this.env.POD_LOGS).dir;
-    const [command, args] = podLogsDir ? this.inPodLogMount(podLogsDir) : ['/usr/bin/python3', ['-m', 'agent']];
+    const [command, args] = this.inPodLogMount(this.env.POD_LOGS, 'agent');
     const agent = spawn(command, args, { cwd: this.agentHome, env: this.agentEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     this.agent = agent;
     this.record('--- agent started');
@@ -156,11 +156,15 @@ export class SharingNode {
     return path.join(this.server.logDir, 'pods');
   }
 
-  /** `python3 -m agent` with the lab's pods folder bind-mounted at `dir` (read-only), as the pod mounts /var/log/pods. */
-  private inPodLogMount(dir: string): [string, string[]] {
+  /**
+   * `python3 -m MODULE` (the agent, the broker); with pod-log jails (POD_LOGS), in a mount namespace of its own with
+   * the lab's pods folder bind-mounted read-only at POD_LOGS' dir, as the pod mounts the kubelet's /var/log/pods.
+   */
+  private inPodLogMount(podLogs: string | undefined, module: string): [string, string[]] {
+    if (!podLogs) return ['/usr/bin/python3', ['-m', module]];
     fs.mkdirSync(this.podLogsDir, { recursive: true });
-    const script = 'mount -t tmpfs lab "$(dirname "$(dirname "$1")")" && mkdir -p "$1" && mount --bind -o ro "$2" "$1" && exec /usr/bin/python3 -m agent';
-    return ['unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', dir, this.podLogsDir]];
+    const script = 'mount -t tmpfs lab "$(dirname "$(dirname "$1")")" && mkdir -p "$1" && mount --bind -o ro "$2" "$1" && exec /usr/bin/python3 -m "$3"';
+    return ['unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', JSON.parse(podLogs).dir, this.podLogsDir, module]];
   }
 
   /** SIGTERM, as when the pod stops; SIGKILL after 5 s. */

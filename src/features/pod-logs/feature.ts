@@ -8,7 +8,7 @@ import { CONTAINER_PODS_DIR, HOST_PODS_DIR, podLogsEnvironment } from './agent-s
 import { maxWorkloadName, WORKLOAD_KINDS, workloadKindOf } from './pod-names';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 type PodLogJail = JailProps & { readonly podLogs: PodLogSource };
 
@@ -67,8 +67,9 @@ export function podLogsFeature(): Fail2banFeature {
       const environment = podLogsEnvironment(podLogJails(config));
       daemonSet.agent.env.addVariable('POD_LOGS', kplus.EnvValue.fromValue(environment));
       daemonSet.broker.env.addVariable('POD_LOGS', kplus.EnvValue.fromValue(environment));
-      // The agent lists the directories' names (0755 as the kubelet makes them); it reads no log.
-      daemonSet.mountAgentHostPath({ name: 'pod-logs', hostPath: HOST_PODS_DIR, containerPath: CONTAINER_PODS_DIR });
+      // The agent lists the directories' names (0755 as the kubelet makes them) and reads no log; the broker checks
+      // that a file it lets fail2ban add is a plain file in plain directories.
+      daemonSet.mountNodeAgentHostPath({ name: 'pod-logs', hostPath: HOST_PODS_DIR, containerPath: CONTAINER_PODS_DIR });
     },
   };
 }

@@ -11,12 +11,13 @@ const GENERATED = '[bcdfghjklmnpqrstvwxz2456789]';
  * (a generated name is at most 58 characters before its 5 random ones).
  */
 const POD_NAMES: Record<PodLogWorkloadKind, { readonly suffix: string; readonly maxWorkloadName: number }> = {
-  // <deployment>-<pod-template-hash: a 32-bit hash in decimal, each digit a letter>-<5 random>
-  Deployment: { suffix: `-${GENERATED}{1,10}-${GENERATED}{5}`, maxWorkloadName: 46 },
+  // <deployment>-<pod-template-hash>-<5 random>: the hash is a 32-bit number in decimal, each digit encoded as one of
+  // the letters above by its character code ('0'..'9' -> 4 5 6 7 8 9 b c d f), so a CronJob's or a Job's digits never fit
+  Deployment: { suffix: `-[4-9bcdf]{1,10}-${GENERATED}{5}`, maxWorkloadName: 46 },
   // <daemonset>-<5 random>
   DaemonSet: { suffix: `-${GENERATED}{5}`, maxWorkloadName: 57 },
-  // <statefulset>-<ordinal>; the pod's host name, at most 63 characters, is its name
-  StatefulSet: { suffix: '-(?:0|[1-9][0-9]{0,5})', maxWorkloadName: 61 },
+  // <statefulset>-<ordinal>; the controller-revision-hash label, <name>-<10 letters>, keeps the name within 52
+  StatefulSet: { suffix: '-(?:0|[1-9][0-9]{0,5})', maxWorkloadName: 52 },
 };
 
 /** The default kind of a pod-log source. */
