@@ -34,7 +34,9 @@ import time
 from .decisions import RateLimiter, Sightings
 from .f2b_socket import Fail2ban
 from .kube import Api
+from . import log as agent_log
 from .log import log
+from .metrics import Fail2banSnapshot, MetricsServer, Registry, refusal_kind
 from .mirrors import MirrorSync
 from .operator_bans import OperatorBans
 from .pod_logs import PodLogSync
@@ -43,6 +45,11 @@ from .records import RecordChecks
 from .reports import Reporter
 from .state import PublishedState
 from .watcher import ListWatch
+
+# f2b_agent_errors_total's kind of an error, by the thread that logged it (agent/metrics.json).
+ERROR_KINDS = {'ledger-watcher': 'sharing', 'publisher': 'sharing', 'order-watcher': 'orders', 'reporter': 'orders',
+               'pod-logs': 'pod_logs'}
+
 
 class NodeAgent(MirrorSync, Publisher, OperatorBans, Reporter):
     def __init__(self, config, api=None, f2b=None, clock=time.time):
@@ -68,6 +75,8 @@ class NodeAgent(MirrorSync, Publisher, OperatorBans, Reporter):
         self.ledger_watch = ListWatch(self.api, self.collection, config, self.stop_event,
                                       lambda item: self.queue.put((self.handle, item)), self.touch_status)
         self.pod_log_sync = PodLogSync(self.f2b, config.pod_logs, self.stop_event, config.pod_log_scan_seconds)
+        self.metrics = Registry()
+        self.metrics_server = None
         self.init_operator_bans()
         self.init_reporter()
 
@@ -86,6 +95,15 @@ class NodeAgent(MirrorSync, Publisher, OperatorBans, Reporter):
             targets += [('order-watcher', self.order_watcher_loop), ('reporter', self.reporter_loop)]
         if self.cfg.pod_logs.jails:
             targets += [('pod-logs', self.pod_log_sync.loop)]
+        agent_log.error_observers.append(self.count_error)
+        if self.cfg.metrics_address:
+            snapshot = Fail2banSnapshot(self.f2b, self.metrics, self.cfg.snapshot_seconds)
+            pod_log_files = lambda: {('f2b_agent_pod_log_files', (('jail', jail),)): count
+                                     for jail, count in self.pod_log_sync.watched.items()}
+            self.metrics_server = MetricsServer((self.cfg.metrics_address, self.cfg.metrics_port), snapshot, self.metrics,
+                                                pod_log_files)
+            log(f'metrics on {self.cfg.metrics_address}:{self.cfg.metrics_port}/metrics')
+            targets += [('metrics', self.metrics_server.serve_forever)]
         for name, target in targets:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -129,6 +147,11 @@ class NodeAgent(MirrorSync, Publisher, OperatorBans, Reporter):
 
     def shutdown(self):
         self.stop_event.set()
+        if self.count_error in agent_log.error_observers:
+            agent_log.error_observers.remove(self.count_error)
+        if self.metrics_server:
+            self.metrics_server.shutdown()
+            self.metrics_server.server_close()
         self.ledger_watch.interrupt()
         self.order_watch.interrupt()
         self.wake_reporter()
@@ -136,7 +159,14 @@ class NodeAgent(MirrorSync, Publisher, OperatorBans, Reporter):
             thread.join(timeout=5)
         log('stopped')
 
+    def count_error(self, thread):
+        self.metrics.inc('f2b_agent_errors_total', kind=ERROR_KINDS.get(thread, 'main'))
+
+    def count_refusal(self, reason):
+        self.metrics.inc('f2b_agent_sharing_refused_total', reason=refusal_kind(reason))
+
     def touch_status(self):
+        self.metrics.set('f2b_agent_last_sync_timestamp_seconds', self.clock(), source='api')
         if self.cfg.status_file:
             with open(self.cfg.status_file, 'a'):
                 pass

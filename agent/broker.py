@@ -2,8 +2,9 @@
 
 fail2ban's socket also takes `set JAIL addaction …` and `set JAIL action … actionban CMD`: root code execution. The
 agent, which holds the API token, runs without it and asks this process instead, one JSON array per line, for
-exactly four commands: list a jail's bans (with or without their times), ban or unban one address; and, for the
-pod-log jails (POD_LOGS), three more: list, add and remove the jail's log files. Each is checked again here (the jail
+exactly four commands: list a jail's bans (with or without their times), ban or unban one address; for the
+pod-log jails (POD_LOGS), three more: list, add and remove the jail's log files; and, for the metrics, reads of
+counts and settings (version, the jails' names, a jail's short status and its bantime, findtime and maxretry). Each is checked again here (the jail
 and operation against BROKER_JAILS, one canonical address, never a never-ban address for a ban; a log file of the
 jail's pods under the kubelet's directory, by the agent's own rule) before it reaches fail2ban; anything else is
 refused and logged.
@@ -85,9 +86,15 @@ class Broker:
             request = json.loads(line.decode('utf-8'))
         except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested too deep to parse
             raise Refused('not one JSON array') from None
+        if request in (['version'], ['status']):  # the metrics' snapshot: fail2ban's version and its jails' names
+            return request
         if not isinstance(request, list) or len(request) < 3 or not all(type(part) is str for part in request):
             raise Refused('not a JSON array of at least three strings')
         verb, jail, rest = request[0], request[1], request[2:]
+        if (verb == 'status' and rest == ['short']) or (verb == 'get' and rest in (['bantime'], ['findtime'], ['maxretry'])):
+            if jail not in self.jails:  # a jail's counts and settings, without its addresses (short)
+                raise Refused('the jail is not in BROKER_JAILS')
+            return request
         if verb == 'get' and rest in (['banip'], ['banip', '--with-time']):
             operation = 'get'
         elif verb == 'set' and len(rest) == 2 and rest[0] in ('banip', 'unbanip'):
@@ -97,7 +104,8 @@ class Broker:
             return self.check_log_files(jail, rest[1:2], request)
         else:
             raise Refused('not one of get JAIL banip [--with-time], set JAIL banip IP, set JAIL unbanip IP, '
-                          'get JAIL logpath, set JAIL addlogpath PATH head, set JAIL dellogpath PATH')
+                          'get JAIL logpath, set JAIL addlogpath PATH head, set JAIL dellogpath PATH, '
+                          'version, status, status JAIL short, get JAIL bantime|findtime|maxretry')
         if jail not in self.jails:
             raise Refused('the jail is not in BROKER_JAILS')
         if operation not in self.jails[jail]:

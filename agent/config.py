@@ -4,6 +4,7 @@ import dataclasses
 import ipaddress
 import json
 
+from .metrics import SNAPSHOT_SECONDS
 from .pod_logs import SCAN_SECONDS, PodLogJails
 from .records import NAME_RE, SharedJail, _integer, address_name, record_name
 
@@ -38,6 +39,9 @@ class Config:
     never_ban: list = dataclasses.field(default_factory=list)  # ip_network
     pod_logs: PodLogJails = dataclasses.field(default_factory=lambda: PodLogJails('', {}))  # no jails: off
     pod_log_scan_seconds: float = SCAN_SECONDS
+    metrics_address: str = None  # None: no metrics endpoint
+    metrics_port: int = 9191
+    snapshot_seconds: float = SNAPSHOT_SECONDS
     rate_limit: int = 60
     max_records_per_node: int = 5000  # active records of one origin node applied here, at most
     list_page: int = 500  # records per LIST request
@@ -96,6 +100,8 @@ def config_from_env(env):
         shared=parse_shared_jails(env.get('SHARED_JAILS', '{}')),
         operator_jails=parse_operator_jails(env.get('OPERATOR_JAILS', '{}')),
         pod_logs=PodLogJails.parse(env.get('POD_LOGS', '')),
+        metrics_address=env.get('METRICS_ADDRESS') or None, metrics_port=int(env.get('METRICS_PORT', '9191')),
+        snapshot_seconds=float(env.get('METRICS_SNAPSHOT_SECONDS', str(SNAPSHOT_SECONDS))),
         never_ban=[ipaddress.ip_network(n, strict=False) for n in env.get('NEVER_BAN', '').split()],
         rate_limit=int(env.get('RATE_LIMIT', '60')), republish_seconds=float(env.get('REPUBLISH_SECONDS', '60')),
         max_records_per_node=int(env.get('MAX_RECORDS_PER_NODE', '5000')),

@@ -117,10 +117,12 @@ class MirrorSync:
                 self.refused[name] = action[2]
                 node = spec_of(ledger[name]).get('node')
                 log(f'refused {name} from {node}: {action[3]}')
+                self.count_refusal(action[3])
             elif kind == 'defer':
                 if name not in self.deferred:
                     self.deferred.add(name)
                     log(f'refused {name} from {action[2].node} for now: {action[3]}')
+                    self.count_refusal(action[3])
             elif kind == 'retime':
                 self.applied[name] = action[2:]
             elif kind == 'apply':
@@ -147,6 +149,7 @@ class MirrorSync:
         self.applied[name] = (ban, mirror, end)
         self.deferred.discard(name)
         log(f'applied {ban.jail} {ban.ip} from {ban.node} until {format_end(end)}')
+        self.metrics.inc('f2b_agent_sharing_applied_total', jail=ban.jail)
 
     def unban(self, name, reason):
         """One record less for an address in a mirror: unbanned there once no other node's record holds it.

@@ -255,6 +255,7 @@ class OperatorBans:
             + ('' if changed else ', nothing to change'))
         self.set_result(name, dict(stamp, result='changed' if changed else 'unchanged'))
         self.pending_orders.discard(name)
+        self.metrics.inc('f2b_agent_operator_orders_applied_total', action=order.action)
 
     @contextlib.contextmanager
     def order_batch(self):

@@ -103,6 +103,7 @@ class Publisher:
                                             new_record(self.cfg.group, self.cfg.namespace, name, spec))
             if status in (200, 201):
                 log(f'published {spec["jail"]} {spec["ip"]} until {end}')
+                self.metrics.inc('f2b_agent_sharing_published_total', jail=spec['jail'])
                 return
             if status != 409:
                 raise ApiError(status, body)

@@ -66,8 +66,9 @@ export class Fail2ban extends Construct {
     const optionalLogs = config.jails.filter((jail) => (jail.enabled ?? true) && jail.logMayBeMissing).flatMap(logPathsOf);
     [...new Set(optionalLogs)].sort().forEach((containerPath) => this.daemonSet.addOptionalHostLog(containerPath));
     config.hostPathMounts.forEach((mount) => this.daemonSet.mountHostPath(mount));
+    const jails = [...config.jails, ...additions.flatMap((addition) => addition.jails ?? [])].filter((jail) => jail.enabled ?? true).map((jail) => jail.name);
     for (const feature of config.features) {
-      feature.build?.({ scope: this, daemonSet: this.daemonSet, configMap: this.configMap, banManager: this.banManager }, config);
+      feature.build?.({ scope: this, daemonSet: this.daemonSet, configMap: this.configMap, banManager: this.banManager, jails }, config);
     }
   }
 

@@ -64,6 +64,9 @@ export const homelab: Fail2banProps = {
   ],
   // k3s's Traefik writes that access log and sees the clients' addresses (its HelmChartConfig, generated).
   k3sTraefik: { manageHelmChartConfig: true },
+  // Each node's jails and the agent's work on the node's cluster address, port 9191 (README: "Metrics"). For a
+  // kube-prometheus-stack, add monitoring: { podMonitor: true, alerts: true, dashboard: true, labels: { release: … } }.
+  metrics: {},
 };
 
 /** How Flux (namespace flux-system) syncs the folder. */

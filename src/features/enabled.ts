@@ -1,6 +1,7 @@
 import { banSharingFeature } from './ban-sharing/feature';
 import { Fail2banFeature } from './feature';
 import { k3sTraefikFeature } from './k3s-traefik/feature';
+import { metricsFeature } from './metrics/feature';
 import { operatorBansFeature } from './operator-bans/feature';
 import { podLogsFeature } from './pod-logs/feature';
 import { Fail2banProps } from '../resolve/props';
@@ -12,5 +13,6 @@ export function enabledFeatures(props: Fail2banProps): Fail2banFeature[] {
     k3sTraefikFeature(props.k3sTraefik),
     ...(props.banSharing ? [banSharingFeature(props.banSharing)] : []),
     ...(props.jails.some((jail) => jail.podLogs && (jail.enabled ?? true)) ? [podLogsFeature()] : []),
+    ...(props.metrics ? [metricsFeature(props.metrics)] : []),
   ];
 }

@@ -20,6 +20,8 @@ export interface ResolvedCore {
   readonly timeZone: string;
   /** The recommended labels of every object. */
   readonly labels: Record<string, string>;
+  /** The labels that select the pods (immutable once applied). */
+  readonly selectorLabels: Record<string, string>;
   /** `[DEFAULT]`, its `ignoreIp` the never-ban list. */
   readonly defaults: JailDefaults;
   /** The jails, each jail-level `ignoreIp` joined with the never-ban list. */
@@ -50,6 +52,8 @@ export interface FeatureTargets {
   readonly configMap: Fail2banConfigMap;
   /** The ban manager's access, when the configuration has one. */
   readonly banManager?: BanManagerAccess;
+  /** Every jail fail2ban runs: the enabled configured ones, then the features' (operator jails, mirrors). */
+  readonly jails: readonly string[];
 }
 
 /** What `npm run bans` must know of a feature. */

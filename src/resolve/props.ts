@@ -2,6 +2,7 @@ import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { BanSharingOptions } from '../features/ban-sharing/options';
 import { K3sTraefikOptions } from '../features/k3s-traefik/options';
+import { MetricsOptions } from '../features/metrics/options';
 import { Fail2banProbes, HostPathMount, SecurityMode } from '../k8s/daemon-set';
 import { ClusterAddresses } from '../model/cluster';
 import { TimeSpan } from '../model/duration';
@@ -66,4 +67,6 @@ export interface Fail2banProps {
   readonly banSharing?: BanSharingOptions;
   /** k3s's Traefik set up for the Traefik jails: its HelmChartConfig (JSON access log on stdout, externalTrafficPolicy Local), opt-in. @default not managed (synth warns while a jail reads Traefik's pod log) */
   readonly k3sTraefik?: K3sTraefikOptions;
+  /** The node agent's metrics on each node's cluster address, and, opt-in, a PodMonitor, alerts and a dashboard (README: "Metrics"). @default off */
+  readonly metrics?: MetricsOptions;
 }

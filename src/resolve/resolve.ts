@@ -45,8 +45,6 @@ export const DEFAULTS = {
 
 /** {@link Fail2banProps} with every default filled in: what validation, the constructs and the ban CLI use. */
 export interface ResolvedFail2ban extends ResolvedCore {
-  /** The labels that select the pods (immutable once applied). */
-  readonly selectorLabels: Record<string, string>;
   readonly logLevel: LogLevel;
   readonly dbPurgeAge: TimeSpan;
   readonly tolerations: kplus.NodeTaintQuery[];

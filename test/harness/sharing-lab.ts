@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Fail2banProps } from '../../src/resolve/props';
@@ -46,6 +47,8 @@ export class SharingNode {
   readonly statusFile: string;
   /** The agent's STATE_FILE: in the node's directory, so that it outlives the agent as the hostPath does. */
   readonly stateFile: string;
+  /** Where the agent serves its metrics in the lab (127.0.0.1: the lab's agents share the host's network), if it does. */
+  metricsPort?: number;
 
   /**
    * @param env the `node-agent` container's environment from the DaemonSet
@@ -89,6 +92,8 @@ export class SharingNode {
       // Ban sharing's, when it is on.
       ...(this.env.OUTBOX && { OUTBOX: path.join(this.server.handoffDir, 'outbox') }),
       ...(this.env.STATE_FILE && { STATE_FILE: this.stateFile }),
+      // Metrics, when on: the pod's address comes from the downward API, which the lab has not.
+      ...(this.metricsPort && { METRICS_ADDRESS: '127.0.0.1', METRICS_PORT: String(this.metricsPort) }),
     };
   }
 
@@ -128,6 +133,7 @@ export class SharingNode {
   /** Starts the agent and waits until it has listed the records (it touches its status file then); its state file stays. */
   async startAgent(): Promise<void> {
     await this.startBroker();
+    if (this.env.METRICS_PORT && !this.metricsPort) this.metricsPort = await freePort();
     fs.rmSync(this.statusFile, { force: true });
     // As the pod runs it: `python3 -m agent` in the folder the ConfigMap's items are mounted in; with pod-log jails,
     // in a mount namespace of its own that has the node's pod logs where the pod mounts them (POD_LOGS' dir).
@@ -149,6 +155,12 @@ export class SharingNode {
       if (agent.exitCode !== null || agent.signalCode !== null) throw new Error(`${this.name}'s agent exited:\n${this.output}`);
       return fs.existsSync(this.statusFile);
     });
+  }
+
+  /** The agent's process id while it runs (the benchmarks read its CPU time). */
+  get agentPid(): number | undefined {
+    const agent = this.agent;
+    return agent && agent.exitCode === null && agent.signalCode === null ? agent.pid : undefined;
   }
 
   /** The node's `pods` folder of its host logs, the kubelet's /var/log/pods. */
@@ -330,6 +342,18 @@ export class SharingLab {
     await this.api?.close();
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A port nothing listens on now, on 127.0.0.1. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 /** Like Promise.all, but waits for every promise before throwing the first failure. */

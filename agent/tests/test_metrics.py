@@ -1,0 +1,125 @@
+"""The agent's metrics (agent/metrics.py): the snapshot's caching and counters, the exposition, the broker's reads."""
+
+import os
+import shutil
+import tempfile
+import unittest
+
+from agent import f2b_socket, metrics
+from agent.tests.standins import FakeFail2ban, InProcessBroker
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+class Fail2banStandIn:
+    """fail2ban's answers to the snapshot's commands, through f2b_socket's interface; `down` raises as the broker's
+    client does when fail2ban's socket is gone."""
+
+    def __init__(self):
+        self.jails = {'sshd': [0, 0, 0, 0]}  # currently failed, total failed, currently banned, total banned
+        self.down, self.commands = False, []
+
+    def command(self, *args):
+        self.commands.append(args)
+        if self.down:
+            raise f2b_socket.F2bError('cannot connect to /var/run/fail2ban/fail2ban.sock: [Errno 2] No such file or directory')
+        if args == ('version',):
+            return '1.0.2'
+        if args == ('status',):
+            return [['Number of jail', len(self.jails)], ['Jail list', ', '.join(self.jails)]]
+        if args[0] == 'status':
+            failed_now, failed, banned_now, banned = self.jails[args[1]]
+            return [['Filter', [['Currently failed', failed_now], ['Total failed', failed]]],
+                    ['Actions', [['Currently banned', banned_now], ['Total banned', banned]]]]
+        return {'bantime': 3600, 'findtime': 600, 'maxretry': 5}[args[2]]
+
+
+class SnapshotTest(unittest.TestCase):
+    def setUp(self):
+        self.f2b, self.clock, self.registry = Fail2banStandIn(), Clock(), metrics.Registry()
+        self.snapshot = metrics.Fail2banSnapshot(self.f2b, self.registry, interval=10, clock=self.clock, wall=lambda: 1.5e9)
+
+    def test_one_round_of_commands_per_interval_however_often_scraped(self):
+        self.snapshot.get()
+        rounds = len(self.f2b.commands)
+        self.assertEqual(rounds, 6)  # version, status, and the jail's status and three settings
+        for _ in range(5):
+            self.clock.now += 1.9
+            self.snapshot.get()
+        self.assertEqual(len(self.f2b.commands), rounds)
+        self.clock.now += 0.6  # 10.1 s after the first
+        self.snapshot.get()
+        self.assertEqual(len(self.f2b.commands), 2 * rounds)
+
+    def test_totals_keep_growing_across_fail2ban_restarts(self):
+        self.f2b.jails['sshd'] = [1, 7, 2, 3]
+        self.assertEqual(self.snapshot.get()[('f2b_jail_banned_total', (('jail', 'sshd'),))], 3)
+        self.f2b.jails['sshd'] = [0, 1, 1, 1]  # restarted between two snapshots: the total went down
+        self.clock.now += 10
+        taken = self.snapshot.get()
+        self.assertEqual((taken[('f2b_jail_banned_total', (('jail', 'sshd'),))], taken[('f2b_jail_failed_total', (('jail', 'sshd'),))]), (4, 8))
+        self.assertEqual(taken[('f2b_jail_banned_current', (('jail', 'sshd'),))], 1)
+        self.f2b.down = True  # then the socket is gone: the next server is a new one even if its totals are higher
+        self.clock.now += 10
+        taken = self.snapshot.get()
+        self.assertEqual((taken[('f2b_up', ())], taken[('f2b_errors', (('type', 'socket_conn'),))]), (0, 1))
+        self.f2b.down, self.f2b.jails['sshd'] = False, [0, 2, 2, 2]
+        self.clock.now += 10
+        self.assertEqual(self.snapshot.get()[('f2b_jail_banned_total', (('jail', 'sshd'),))], 6)
+        self.assertEqual(self.registry.samples()[('f2b_agent_errors_total', (('kind', 'fail2ban'),))], 1)
+
+    def test_the_exposition_is_in_the_catalogs_order_with_help_type_and_escaped_labels(self):
+        registry = metrics.Registry()
+        registry.inc('f2b_agent_sharing_refused_total', reason='never_ban')
+        registry.inc('f2b_agent_sharing_refused_total', reason='never_ban')
+        registry.set('f2b_agent_pod_log_files', 2, jail='we"ird\\')
+        text = metrics.exposition({**self.snapshot.get(), **registry.samples()})
+        self.assertIn('# TYPE f2b_jail_banned_total counter\nf2b_jail_banned_total{jail="sshd"} 0\n', text)
+        self.assertIn('f2b_agent_sharing_refused_total{reason="never_ban"} 2\n', text)
+        self.assertIn('f2b_agent_pod_log_files{jail="we\\"ird\\\\"} 2\n', text)
+        order = [line.split()[2] for line in text.splitlines() if line.startswith('# HELP')]
+        self.assertEqual(order, [series['name'] for series in metrics.CATALOG if series['name'] in order])
+
+    def test_refusal_reasons_are_a_few_labels_never_an_address(self):
+        for reason, kind in (('198.51.100.7 is never banned: in 198.51.100.0/24', 'never_ban'),
+                             ('bannedAt 2026-12-06T10:00:00Z is not after the unban order of 2026-12-06T11:00:00Z', 'unban_order'),
+                             ('over the rate limit (60 per minute)', 'rate_limit'), ('over the cap of 5000 records per node', 'node_cap'),
+                             ('bannedAt 2027-01-01T00:00:00Z is in the future', 'future'), ('spec.ip is not an address', 'invalid')):
+            self.assertEqual(metrics.refusal_kind(reason), kind)
+
+
+class BrokerReadsTest(unittest.TestCase):
+    """The broker forwards the snapshot's reads, and no read that would carry addresses."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix='broker-metrics-')
+        self.addCleanup(shutil.rmtree, self.dir)
+        self.f2b = FakeFail2ban(os.path.join(self.dir, 'fail2ban.sock'), ['sshd', 'sshd-operator'])
+        self.addCleanup(self.f2b.close)
+        self.broker = InProcessBroker(os.path.join(self.dir, 'broker.sock'), self.f2b.path)
+        self.addCleanup(self.broker.close)
+        self.client = f2b_socket.Fail2ban(self.broker.path)
+
+    def test_forwards_the_reads_refuses_a_full_status_and_unknown_jails(self):
+        for command in (('version',), ('status',), ('status', 'sshd', 'short'), ('get', 'sshd', 'bantime'),
+                        ('get', 'sshd-operator', 'findtime'), ('get', 'sshd', 'maxretry')):
+            try:
+                self.client.command(*command)
+            except f2b_socket.F2bError as error:  # the stand-in knows only bans: an answer of fail2ban, not a refusal
+                self.assertNotIn('refused', str(error))
+            self.assertTrue(self.f2b.ran(*command), command)
+        for command in (('status', 'sshd'), ('status', 'sshd', 'cymru'), ('status', 'sshd', 'basic'), ('status', 'nginx', 'short'),
+                        ('get', 'sshd', 'logpath'), ('get', 'sshd', 'ignoreip'), ('get', 'sshd', 'actions'), ('version', 'x'), ('ping',)):
+            with self.assertRaisesRegex(f2b_socket.F2bError, '^refused "'):
+                self.client.command(*command)
+            self.assertFalse(self.f2b.ran(*command), command)
+
+
+if __name__ == '__main__':
+    unittest.main()

@@ -1,0 +1,82 @@
+// `npm run bench:metrics`: the node agent's metrics endpoint on the homelab's synthesized configuration (a snapshot
+// of fail2ban at most every 10 s), on the lab the end-to-end tests use (real fail2ban-servers, the synthesized agent
+// and broker; root needed), with BANS (default 10 000) addresses banned in sshd on one node: how long a scrape takes
+// when it reads fail2ban and when it gets the last snapshot, and the agent's CPU while Prometheus scrapes it every
+// 15 s. Environment: BANS, BENCH_SECONDS (default 120).
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import { readSynthesized } from '../test/harness/lab';
+import { SharingLab } from '../test/harness/sharing-lab';
+import { waitFor } from '../test/harness/wait';
+import { median } from './figures';
+
+const BANS = Number(process.env.BANS ?? 10_000);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 120);
+const SNAPSHOT_MS = 10_000;
+
+function scrape(port: number): Promise<{ ms: number; body: string }> {
+  const start = process.hrtime.bigint();
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path: '/metrics' }, (response) => {
+        let body = '';
+        response.on('data', (chunk) => (body += chunk));
+        response.on('end', () => resolve({ ms: Number(process.hrtime.bigint() - start) / 1e6, body }));
+      })
+      .on('error', reject);
+  });
+}
+
+/** CPU seconds (user + system) a process has used. */
+function cpuSeconds(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100 per second on Linux)
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function main(): Promise<void> {
+  const lab = await SharingLab.start(readSynthesized());
+  const cold: number[] = [];
+  const cached: number[] = [];
+  let cpuPercent = 0;
+  let bytes = 0;
+  try {
+    const node = lab.node('k3s-server');
+    const port = node.metricsPort!;
+    for (let start = 0; start < BANS; start += 1000) {
+      const batch = Array.from({ length: Math.min(1000, BANS - start) }, (_, i) => `198.18.${Math.floor((start + i) / 250)}.${((start + i) % 250) + 1}`);
+      node.server.client('set', 'sshd', 'banip', ...batch);
+    }
+    await waitFor(`${BANS} bans`, () => (node.server.client('status', 'sshd').match(/Currently banned:\s+(\d+)/)?.[1] ?? '') === String(BANS), 600_000);
+    for (let round = 0; round < 5; round++) {
+      await sleep(SNAPSHOT_MS + 100); // the last snapshot is older than the interval: this scrape reads fail2ban
+      const first = await scrape(port);
+      cold.push(first.ms);
+      bytes = first.body.length;
+      if (!first.body.includes(`f2b_jail_banned_current{jail="sshd"} ${BANS}`)) throw new Error(`the scrape does not show ${BANS} bans:\n${first.body}`);
+      for (let i = 0; i < 10; i++) cached.push((await scrape(port)).ms);
+    }
+    const pid = node.agentPid!;
+    const before = cpuSeconds(pid);
+    const started = Date.now();
+    while (Date.now() - started < SECONDS * 1000) {
+      await scrape(port);
+      await sleep(15_000);
+    }
+    cpuPercent = ((cpuSeconds(pid) - before) / ((Date.now() - started) / 1000)) * 100;
+  } finally {
+    await lab.destroy();
+  }
+  const show = (values: number[]) => `median ${median(values).toFixed(1)} ms, max ${Math.max(...values).toFixed(1)} ms (n=${values.length})`;
+  console.log(`metrics with ${BANS} addresses banned in sshd (the homelab's configuration, a snapshot at most every 10 s):`);
+  console.log(`  a scrape that reads fail2ban:      ${show(cold)}`);
+  console.log(`  a scrape of the last snapshot:     ${show(cached)}`);
+  console.log(`  the exposition: ${bytes} bytes`);
+  console.log(`  the agent's CPU, scraped every 15 s for ${SECONDS} s (its other work included): ${cpuPercent.toFixed(2)} % of one core`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
