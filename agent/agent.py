@@ -97,13 +97,9 @@ class NodeAgent(MirrorSync, Publisher, OperatorBans, Reporter):
             targets += [('pod-logs', self.pod_log_sync.loop)]
         agent_log.error_observers.append(self.count_error)
         if self.cfg.metrics_address:
-            snapshot = Fail2banSnapshot(self.f2b, self.metrics, self.cfg.snapshot_seconds)
-            pod_log_files = lambda: {('f2b_agent_pod_log_files', (('jail', jail),)): count
-                                     for jail, count in self.pod_log_sync.watched.items()}
-            self.metrics_server = MetricsServer((self.cfg.metrics_address, self.cfg.metrics_port), snapshot, self.metrics,
-                                                pod_log_files)
-            log(f'metrics on {self.cfg.metrics_address}:{self.cfg.metrics_port}/metrics')
-            targets += [('metrics', self.metrics_server.serve_forever)]
+            self.start_metrics()
+            if self.metrics_server:
+                targets += [('metrics', self.metrics_server.serve_forever)]
         for name, target in targets:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -158,6 +154,21 @@ class NodeAgent(MirrorSync, Publisher, OperatorBans, Reporter):
         for thread in self.threads:
             thread.join(timeout=5)
         log('stopped')
+
+    def start_metrics(self):
+        """The metrics endpoint; one that cannot listen (the port taken on the node) is logged, and the agent's
+        other work goes on without it."""
+        snapshot = Fail2banSnapshot(self.f2b, self.metrics, self.cfg.snapshot_seconds)
+        pod_log_files = lambda: {('f2b_agent_pod_log_files', (('jail', jail),)): count
+                                 for jail, count in self.pod_log_sync.watched.items()}
+        where = f'{self.cfg.metrics_address}:{self.cfg.metrics_port}'
+        try:
+            self.metrics_server = MetricsServer((self.cfg.metrics_address, self.cfg.metrics_port), snapshot,
+                                                self.metrics, pod_log_files)
+        except OSError as error:
+            log(f'error: metrics: cannot listen on {where}: {error.strerror}; no metrics on this node')
+            return
+        log(f'metrics on {where}/metrics')
 
     def count_error(self, thread):
         self.metrics.inc('f2b_agent_errors_total', kind=ERROR_KINDS.get(thread, 'main'))

@@ -12,6 +12,7 @@ finds fail2ban's socket gone, or a total lower than before).
 import http.server
 import json
 import os
+import socket
 import threading
 import time
 
@@ -154,12 +155,14 @@ def exposition(samples):
 
 class MetricsServer(http.server.ThreadingHTTPServer):
     """GET /metrics: the snapshot of fail2ban and the agent's registry. `gauges` is called at each scrape for the
-    values the agent keeps elsewhere (the pod-log jails' files)."""
+    values the agent keeps elsewhere (the pod-log jails' files). An IPv6 address (a node's status.hostIP on an
+    IPv6-only cluster) gets an IPv6 socket."""
 
     daemon_threads = True
 
     def __init__(self, address, snapshot, registry, gauges=lambda: {}):
         self.snapshot, self.registry, self.gauges = snapshot, registry, gauges
+        self.address_family = socket.AF_INET6 if ':' in address[0] else socket.AF_INET
         super().__init__(address, _Handler)
 
     def render(self):

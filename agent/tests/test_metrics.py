@@ -2,10 +2,18 @@
 
 import os
 import shutil
+import socket
 import tempfile
+import threading
+import types
 import unittest
+from unittest import mock
+import urllib.error
+import urllib.request
 
 from agent import f2b_socket, metrics
+from agent import log as agent_log
+from agent.agent import NodeAgent
 from agent.tests.standins import FakeFail2ban, InProcessBroker
 
 
@@ -92,6 +100,37 @@ class SnapshotTest(unittest.TestCase):
                              ('over the rate limit (60 per minute)', 'rate_limit'), ('over the cap of 5000 records per node', 'node_cap'),
                              ('bannedAt 2027-01-01T00:00:00Z is in the future', 'future'), ('spec.ip is not an address', 'invalid')):
             self.assertEqual(metrics.refusal_kind(reason), kind)
+
+
+class ServerTest(unittest.TestCase):
+    def test_serves_metrics_on_ipv4_and_ipv6_and_nothing_else(self):
+        snapshot = metrics.Fail2banSnapshot(Fail2banStandIn(), metrics.Registry(), interval=10)
+        for host in ('127.0.0.1', '::1'):
+            server = metrics.MetricsServer((host, 0), snapshot, metrics.Registry())
+            threading.Thread(target=server.serve_forever, kwargs={'poll_interval': 0.05}, daemon=True).start()
+            self.addCleanup(server.server_close)
+            self.addCleanup(server.shutdown)
+            url = f'http://{host if ":" not in host else f"[{host}]"}:{server.server_address[1]}'
+            with urllib.request.urlopen(f'{url}/metrics', timeout=30) as response:
+                self.assertEqual(response.headers['Content-Type'], 'text/plain; version=0.0.4; charset=utf-8')
+                self.assertIn('f2b_up 1\n', response.read().decode())
+            with self.assertRaises(urllib.error.HTTPError):
+                urllib.request.urlopen(f'{url}/', timeout=30)
+
+
+    def test_a_port_taken_on_the_node_is_logged_and_the_agent_goes_on(self):
+        taken = socket.socket()
+        taken.bind(('127.0.0.1', 0))
+        taken.listen()
+        self.addCleanup(taken.close)
+        logs = []
+        agent = types.SimpleNamespace(cfg=types.SimpleNamespace(metrics_address='127.0.0.1', metrics_port=taken.getsockname()[1], snapshot_seconds=10),
+                                      f2b=Fail2banStandIn(), metrics=metrics.Registry(), metrics_server=None,
+                                      pod_log_sync=types.SimpleNamespace(watched={}))
+        with mock.patch.object(agent_log, 'sink', logs.append):
+            NodeAgent.start_metrics(agent)
+        self.assertIsNone(agent.metrics_server)
+        self.assertEqual(logs, [f'error: metrics: cannot listen on 127.0.0.1:{taken.getsockname()[1]}: Address already in use; no metrics on this node'])
 
 
 class BrokerReadsTest(unittest.TestCase):
