@@ -17,17 +17,23 @@ import threading
 import time
 
 from .f2b_socket import F2bError
+from .records import ALWAYS_NEVER_BAN
 
 CATALOG = json.load(open(os.path.join(os.path.dirname(__file__), 'metrics.json')))['series']
 SERIES = {series['name']: series for series in CATALOG}
 VERSION = '1'  # of the agent, for f2b_version's `exporter` label
 SNAPSHOT_SECONDS = 10.0
+# records.address_refusal's answers for the ranges no jail bans
+ALWAYS_REFUSED = {f'{what} address' for _, what in ALWAYS_NEVER_BAN}
 
 
 def refusal_kind(reason):
-    """A shared record's refusal as a label value from a fixed few (the reason text holds addresses and times)."""
-    for kind, words in (('never_ban', 'never'), ('unban_order', 'unban order'), ('rate_limit', 'rate limit'),
-                        ('node_cap', 'records per node'), ('future', 'in the future')):
+    """A shared record's refusal (the texts of records.py and decisions.py) as a label value from a fixed few: the
+    text holds addresses and times."""
+    if reason.startswith('inside NEVER_BAN ') or reason in ALWAYS_REFUSED:  # the never-ban list, or a range no jail bans
+        return 'never_ban'
+    for kind, words in (('unban_order', 'unban order'), ('rate_limit', 'rate limit'), ('node_cap', 'records per node'),
+                        ('future', 'in the future')):
         if words in reason:
             return kind
     return 'invalid'

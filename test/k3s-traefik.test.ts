@@ -1,12 +1,10 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import Ajv from 'ajv';
 import { parse } from 'yaml';
 import { JailProps } from '../src/model/jail';
 import { Fail2banProps } from '../src/resolve/props';
 import { buildApp } from '../src/main';
 import { FIXTURE, fixture } from './fixture';
 import { objectOf, parseDocs, problems, synth } from './helpers';
+import { closedSchema, crdSchema, crdValidator } from './harness/crd-schema';
 
 // k3s's Traefik set up for the Traefik jails: GIVEN the test fixture with `k3sTraefik` and a jail on Traefik's pod
 // log; WHEN it is synthesized; THEN the HelmChartConfig kube-system/traefik is what k3s's helm-controller accepts,
@@ -44,27 +42,9 @@ function traefikWarnings(changes: Partial<Fail2banProps>): string[] {
 }
 
 describe('the HelmChartConfig against the CRD schema of k3s-io/helm-controller (test/schemas/helmchartconfig.json)', () => {
-  const schema = JSON.parse(fs.readFileSync(path.join(__dirname, 'schemas', 'helmchartconfig.json'), 'utf8'));
-
-  /**
-   * The schema as the API server prunes with it: a field the schema does not name is dropped without a word (only
-   * where it preserves unknown fields is it kept), so it is refused here.
-   */
-  function closed(node: unknown): unknown {
-    if (Array.isArray(node)) return node.map(closed);
-    if (typeof node !== 'object' || node === null) return node;
-    const copy: Record<string, unknown> = Object.fromEntries(Object.entries(node).map(([key, value]) => [key, closed(value)]));
-    if ('properties' in node && !('x-kubernetes-preserve-unknown-fields' in node)) copy.additionalProperties = false;
-    return copy;
-  }
-
-  function validator(openApiSchema: unknown) {
-    const ajv = new Ajv({ allErrors: true });
-    ajv.addKeyword('x-kubernetes-preserve-unknown-fields');
-    return ajv.compile(openApiSchema as object);
-  }
-  const validate = validator(schema);
-  const validateClosed = validator(closed(schema));
+  const schema = crdSchema('helmchartconfig.json');
+  const validate = crdValidator(schema);
+  const validateClosed = crdValidator(closedSchema(schema));
   const object = helmChartConfig(MANAGED);
 
   test('the generated object validates, and no field of it would be pruned', () => {

@@ -2,7 +2,6 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import Ajv from 'ajv';
 import { App, Chart } from 'cdk8s';
 import { ConfigMap } from 'kubernetes-models/v1';
 import { stringify } from 'yaml';
@@ -11,6 +10,7 @@ import { catalogSeries, METRIC_CATALOG, PROMETHEUS_SERIES, TARGET_LABELS } from 
 import { buildMonitoring, monitoringAlerts, monitoringPanels, MonitoringObjectsProps } from '../src/features/metrics/monitoring/monitoring-objects';
 import { matcherLabels, seriesNames } from '../src/features/metrics/monitoring/promql';
 import { describeWithTools } from './fail2ban-tools';
+import { closedSchema, crdSchema, crdValidator } from './harness/crd-schema';
 
 // The monitoring objects of the metrics feature: GIVEN the props the feature passes (built here, not from
 // src/main.ts) WHEN they are built in a chart of their own THEN the PodMonitor and the PrometheusRule are what
@@ -109,41 +109,10 @@ describe('the PodMonitor', () => {
 });
 
 describe("the PodMonitor and the PrometheusRule against prometheus-operator's CRD schemas (test/schemas/)", () => {
-  /**
-   * The schema as the API server prunes with it: a field the schema does not name is dropped without a word (only
-   * where it preserves unknown fields is it kept), so it is refused here.
-   */
-  function closed(node: unknown): unknown {
-    if (Array.isArray(node)) return node.map(closed);
-    if (typeof node !== 'object' || node === null) return node;
-    const copy: Record<string, unknown> = Object.fromEntries(Object.entries(node).map(([key, value]) => [key, closed(value)]));
-    if ('properties' in node && !('x-kubernetes-preserve-unknown-fields' in node)) copy.additionalProperties = false;
-    return copy;
-  }
 
-  function validator(openApiSchema: unknown) {
-    const ajv = new Ajv({
-      allErrors: true,
-      // Kubernetes' int-or-string fields put `pattern` beside `anyOf: [integer, string]`: valid JSON Schema (the
-      // pattern applies to strings only), which Ajv's strict types would only warn about.
-      strictTypes: false,
-      // The Kubernetes formats the CRDs name; the objects set none of those fields, so they are only accepted.
-      formats: { int: true, int32: true, int64: true, 'date-time': true },
-      // Go's regexp takes a leading `(?i)` (partial_response_strategy's pattern); JavaScript takes the flag instead.
-      code: { regExp: ((pattern: string, flags: string) => (pattern.startsWith('^(?i)') ? new RegExp(`^${pattern.slice(5)}`, `${flags}i`) : new RegExp(pattern, flags))) as any },
-    });
-    for (const keyword of ['x-kubernetes-preserve-unknown-fields', 'x-kubernetes-int-or-string', 'x-kubernetes-list-type', 'x-kubernetes-list-map-keys', 'x-kubernetes-map-type']) {
-      ajv.addKeyword(keyword);
-    }
-    return ajv.compile(openApiSchema as object);
-  }
-
-  const schemas = {
-    PodMonitor: JSON.parse(fs.readFileSync(path.join(__dirname, 'schemas', 'podmonitor.json'), 'utf8')),
-    PrometheusRule: JSON.parse(fs.readFileSync(path.join(__dirname, 'schemas', 'prometheusrule.json'), 'utf8')),
-  };
-  const validate = { PodMonitor: validator(schemas.PodMonitor), PrometheusRule: validator(schemas.PrometheusRule) };
-  const validateClosed = { PodMonitor: validator(closed(schemas.PodMonitor)), PrometheusRule: validator(closed(schemas.PrometheusRule)) };
+  const schemas = { PodMonitor: crdSchema('podmonitor.json'), PrometheusRule: crdSchema('prometheusrule.json') };
+  const validate = { PodMonitor: crdValidator(schemas.PodMonitor), PrometheusRule: crdValidator(schemas.PrometheusRule) };
+  const validateClosed = { PodMonitor: crdValidator(closedSchema(schemas.PodMonitor)), PrometheusRule: crdValidator(closedSchema(schemas.PrometheusRule)) };
 
   test.each([
     ['PodMonitor', podMonitor],

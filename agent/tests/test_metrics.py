@@ -1,5 +1,6 @@
 """The agent's metrics (agent/metrics.py): the snapshot's caching and counters, the exposition, the broker's reads."""
 
+import ipaddress
 import os
 import shutil
 import socket
@@ -11,7 +12,7 @@ from unittest import mock
 import urllib.error
 import urllib.request
 
-from agent import f2b_socket, metrics
+from agent import f2b_socket, metrics, records
 from agent import log as agent_log
 from agent.agent import NodeAgent
 from agent.tests.standins import FakeFail2ban, InProcessBroker
@@ -94,8 +95,14 @@ class SnapshotTest(unittest.TestCase):
         order = [line.split()[2] for line in text.splitlines() if line.startswith('# HELP')]
         self.assertEqual(order, [series['name'] for series in metrics.CATALOG if series['name'] in order])
 
+    def test_the_never_ban_refusals_of_records_py_are_never_ban(self):
+        network = ipaddress.ip_network('192.0.2.240/28')
+        for address in ('127.0.0.1', '224.0.0.1', '::1', '192.0.2.241'):
+            self.assertEqual(metrics.refusal_kind(records.address_refusal(ipaddress.ip_address(address), [network])), 'never_ban')
+
     def test_refusal_reasons_are_a_few_labels_never_an_address(self):
-        for reason, kind in (('198.51.100.7 is never banned: in 198.51.100.0/24', 'never_ban'),
+        for reason, kind in (('inside NEVER_BAN 192.0.2.240/28', 'never_ban'), ('loopback address', 'never_ban'),
+                             ('multicast address', 'never_ban'), ('jail nginx is not shared here', 'invalid'),
                              ('bannedAt 2026-12-06T10:00:00Z is not after the unban order of 2026-12-06T11:00:00Z', 'unban_order'),
                              ('over the rate limit (60 per minute)', 'rate_limit'), ('over the cap of 5000 records per node', 'node_cap'),
                              ('bannedAt 2027-01-01T00:00:00Z is in the future', 'future'), ('spec.ip is not an address', 'invalid')):
