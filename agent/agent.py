@@ -12,6 +12,7 @@ Threads, one job each (the first two with ban sharing, the next two with operato
                   OperatorBans -> the queue.
   reporter        the orders' results and the jails' lists -> this node's Fail2banNode (POST, then PUT), coalesced.
   pod-logs        the kubelet's container log files of each pod-log jail's pods -> the jail's log files, every second.
+  metrics         (with METRICS_ADDRESS) /metrics; a snapshot thread reads fail2ban every METRICS_SNAPSHOT_SECONDS.
   main            the queue -> the ledger (name -> record); applies other nodes' valid records to the mirror jails and
                   unbans them at their end or deletion; a deletion before the end made by someone else also unbans the
                   origin jail here (a cluster-wide unban). The queue -> the orders: bans in the operator jails, ended
@@ -75,7 +76,9 @@ class NodeAgent(MirrorSync, Publisher, OperatorBans, Reporter):
         self.ledger_watch = ListWatch(self.api, self.collection, config, self.stop_event,
                                       lambda item: self.queue.put((self.handle, item)), self.touch_status)
         self.pod_log_sync = PodLogSync(self.f2b, config.pod_logs, self.stop_event, config.pod_log_scan_seconds)
-        self.metrics = Registry()
+        self.metrics = Registry(shared_jails=config.shared)
+        # From the start: an agent that never reads the API is as stale as one that stopped (the NotSyncing alert).
+        self.metrics.set('f2b_agent_last_sync_timestamp_seconds', clock(), source='api')
         self.metrics_server = None
         self.init_operator_bans()
         self.init_reporter()
@@ -95,11 +98,12 @@ class NodeAgent(MirrorSync, Publisher, OperatorBans, Reporter):
             targets += [('order-watcher', self.order_watcher_loop), ('reporter', self.reporter_loop)]
         if self.cfg.pod_logs.jails:
             targets += [('pod-logs', self.pod_log_sync.loop)]
-        agent_log.error_observers.append(self.count_error)
+        if self.count_error not in agent_log.error_observers:
+            agent_log.error_observers.append(self.count_error)
         if self.cfg.metrics_address:
             self.start_metrics()
             if self.metrics_server:
-                targets += [('metrics', self.metrics_server.serve_forever)]
+                targets += [('metrics', self.metrics_server.serve_forever), ('snapshot', self.snapshot_loop)]
         for name, target in targets:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -162,6 +166,7 @@ class NodeAgent(MirrorSync, Publisher, OperatorBans, Reporter):
         pod_log_files = lambda: {('f2b_agent_pod_log_files', (('jail', jail),)): count
                                  for jail, count in self.pod_log_sync.watched.items()}
         where = f'{self.cfg.metrics_address}:{self.cfg.metrics_port}'
+        self.snapshot = snapshot
         try:
             self.metrics_server = MetricsServer((self.cfg.metrics_address, self.cfg.metrics_port), snapshot,
                                                 self.metrics, pod_log_files)
@@ -169,6 +174,13 @@ class NodeAgent(MirrorSync, Publisher, OperatorBans, Reporter):
             log(f'error: metrics: cannot listen on {where}: {error.strerror}; no metrics on this node')
             return
         log(f'metrics on {where}/metrics')
+
+    def snapshot_loop(self):
+        """A snapshot every interval, scraped or not: each fail2ban server's totals count from soon after its start
+        (Fail2banSnapshot), not from whenever Prometheus first asks; scrapes get the last one."""
+        while not self.stop_event.is_set():
+            self.snapshot.get()
+            self.stop_event.wait(self.cfg.snapshot_seconds)
 
     def count_error(self, thread):
         self.metrics.inc('f2b_agent_errors_total', kind=ERROR_KINDS.get(thread, 'main'))

@@ -4,7 +4,8 @@ fail2ban's socket also takes `set JAIL addaction …` and `set JAIL action … a
 agent, which holds the API token, runs without it and asks this process instead, one JSON array per line, for
 exactly four commands: list a jail's bans (with or without their times), ban or unban one address; for the
 pod-log jails (POD_LOGS), three more: list, add and remove the jail's log files; and, for the metrics, reads of
-counts and settings (version, the jails' names, a jail's short status and its bantime, findtime and maxretry). Each is checked again here (the jail
+counts and settings (version, the jails' names, a jail's short status and its bantime, findtime and maxretry), and
+which fail2ban server answers (`generation`, answered by the broker itself). Each is checked again here (the jail
 and operation against BROKER_JAILS, one canonical address, never a never-ban address for a ban; a log file of the
 jail's pods under the kubelet's directory, by the agent's own rule) before it reaches fail2ban; anything else is
 refused and logged.
@@ -73,7 +74,16 @@ class Broker:
             command = self.check(line)
         except Refused as refusal:
             return self.refuse(line, str(refusal))
-        return self.forward(command)
+        return self.generation() if command == ['generation'] else self.forward(command)
+
+    def generation(self):
+        """Which fail2ban server answers: its socket's identity, new at each start of fail2ban (it binds a new one).
+        The broker's own answer, for the metrics (agent/metrics.py): totals start again with each server."""
+        try:
+            st = os.stat(self.f2b_path)
+        except OSError as error:
+            return {'ok': False, 'error': f'cannot connect to {self.f2b_path}: {error}'}
+        return {'ok': True, 'result': f'{st.st_dev}:{st.st_ino}:{st.st_ctime_ns}'}
 
     def refuse(self, line, reason):
         what = f'refused "{excerpt(line)}": {reason}'
@@ -86,7 +96,7 @@ class Broker:
             request = json.loads(line.decode('utf-8'))
         except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested too deep to parse
             raise Refused('not one JSON array') from None
-        if request in (['version'], ['status']):  # the metrics' snapshot: fail2ban's version and its jails' names
+        if request in (['generation'], ['version'], ['status']):  # the metrics' snapshot: which server, its version and jails
             return request
         if not isinstance(request, list) or len(request) < 3 or not all(type(part) is str for part in request):
             raise Refused('not a JSON array of at least three strings')
@@ -105,7 +115,7 @@ class Broker:
         else:
             raise Refused('not one of get JAIL banip [--with-time], set JAIL banip IP, set JAIL unbanip IP, '
                           'get JAIL logpath, set JAIL addlogpath PATH head, set JAIL dellogpath PATH, '
-                          'version, status, status JAIL short, get JAIL bantime|findtime|maxretry')
+                          'generation, version, status, status JAIL short, get JAIL bantime|findtime|maxretry')
         if jail not in self.jails:
             raise Refused('the jail is not in BROKER_JAILS')
         if operation not in self.jails[jail]:

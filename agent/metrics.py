@@ -2,11 +2,10 @@
 them, and the agent's own, in Prometheus' text format on METRICS_ADDRESS:METRICS_PORT/metrics. The series, their
 types and help are agent/metrics.json's, which the package's alerts and dashboard read too.
 
-fail2ban is read through the broker (`status`, `status JAIL short`, `get JAIL bantime|findtime|maxretry`,
-`version`: counts and settings, never an address) at most once per SNAPSHOT_SECONDS, however often Prometheus
-scrapes: a scrape in between gets the last snapshot. fail2ban's totals start from 0 when fail2ban restarts; the
-agent adds what it had seen before, so that its counters only grow while it runs (a restart is seen when a snapshot
-finds fail2ban's socket gone, or a total lower than before).
+fail2ban is read through the broker (`generation`, `version`, `status`, `status JAIL short`, `get JAIL
+bantime|findtime|maxretry`: counts and settings, never an address) once per SNAPSHOT_SECONDS by the agent's snapshot
+thread, however often Prometheus scrapes: a scrape gets the last snapshot. The totals are counters of the agent's
+(Fail2banSnapshot): they only grow while it runs, across fail2ban's restarts.
 """
 
 import http.server
@@ -23,6 +22,15 @@ CATALOG = json.load(open(os.path.join(os.path.dirname(__file__), 'metrics.json')
 SERIES = {series['name']: series for series in CATALOG}
 VERSION = '1'  # of the agent, for f2b_version's `exporter` label
 SNAPSHOT_SECONDS = 10.0
+MAX_CONNECTIONS = 4  # scrapes at once: Prometheus makes one per interval, a second stack another
+IDLE_SECONDS = 5
+# The label values each labelled counter of the agent's starts with at 0: rate() and increase() count from a first
+# sample, so a series that appears at 1 would hide its first event.
+COUNTER_LABELS = {
+    'f2b_agent_errors_total': ('kind', ('sharing', 'orders', 'pod_logs', 'main', 'fail2ban')),
+    'f2b_agent_sharing_refused_total': ('reason', ('never_ban', 'unban_order', 'rate_limit', 'node_cap', 'future', 'invalid')),
+    'f2b_agent_operator_orders_applied_total': ('action', ('ban', 'unban')),
+}
 # records.address_refusal's answers for the ranges no jail bans
 ALWAYS_REFUSED = {f'{what} address' for _, what in ALWAYS_NEVER_BAN}
 
@@ -40,11 +48,18 @@ def refusal_kind(reason):
 
 
 class Registry:
-    """The agent's own counters and gauges, set by its threads."""
+    """The agent's own counters and gauges, set by its threads; the counters of COUNTER_LABELS, and those of
+    `shared_jails` (ban sharing's, by jail), start at 0."""
 
-    def __init__(self):
+    def __init__(self, shared_jails=()):
         self.lock = threading.Lock()
         self.values = {}  # (name, ((label, value), ...)) -> number
+        for name, (label, values) in COUNTER_LABELS.items():
+            for value in values:
+                self.values[(name, ((label, value),))] = 0
+        for jail in shared_jails:
+            for name in ('f2b_agent_sharing_published_total', 'f2b_agent_sharing_applied_total'):
+                self.values[(name, (('jail', jail),))] = 0
 
     def inc(self, name, amount=1, **labels):
         key = (name, tuple(sorted(labels.items())))
@@ -61,79 +76,94 @@ class Registry:
 
 
 class Fail2banSnapshot:
-    """fail2ban's jails, read at most every `interval` seconds; counters kept monotonic across fail2ban's restarts."""
+    """fail2ban's jails, read at most every `interval` seconds.
+
+    The totals count from the agent's first snapshot of a fail2ban server: fail2ban's own start from 0 at each of its
+    starts and include the bans it restores from its database then, which are no new bans. So each server (told
+    apart by the broker's `generation`: its socket's identity) has a baseline, its totals at the agent's first
+    snapshot of it, and the counters add what each server counted beyond its baseline: they only grow while the agent
+    runs, and a restart adds nothing by itself. What a server counted before that first snapshot (at most `interval`
+    after its start) is left out."""
 
     def __init__(self, f2b, registry, interval=SNAPSHOT_SECONDS, clock=time.monotonic, wall=time.time):
         self.f2b, self.registry, self.interval, self.clock, self.wall = f2b, registry, interval, clock, wall
         self.lock = threading.Lock()
         self.taken, self.samples = None, {}
         self.errors = {'socket_conn': 0, 'socket_req': 0}
-        self.seen = {}  # (series, jail) -> (fail2ban's last value, what it had counted before its restarts)
-        # fail2ban's socket was gone: the server that answers next is a new one, whatever its counts. A restart between
-        # two snapshots is seen only by a count that went down (restored bans count again in fail2ban's total).
-        self.restarted = False
+        self.generation = None
+        self.baseline = {}  # (series, jail) -> the current server's total at its first snapshot
+        self.last = {}  # (series, jail) -> the current server's total at the last snapshot
+        self.before = {}  # (series, jail) -> what earlier servers counted beyond their baselines
 
     def get(self):
         with self.lock:  # one round at a time; scrapes meanwhile wait for it and share it
-            now = self.clock()
-            if self.taken is None or now - self.taken >= self.interval:
-                self.samples, self.taken = self.take(), now
+            if self.taken is None or self.clock() - self.taken >= self.interval:
+                try:
+                    self.samples = self.take()
+                except Exception as error:  # an answer of an unexpected shape: a failed read, not a dead scrape
+                    self.samples = self.failed('socket_req', error)
+                self.taken = self.clock()  # after the round: a slow round is not followed by another at once
             return self.samples
 
-    def monotonic(self, name, jail, value):
-        last, before = self.seen.get((name, jail), (0, 0))
-        if value < last or self.restarted:  # fail2ban restarted: its count started again from 0
-            before += last
-        self.seen[(name, jail)] = (value, before)
-        return before + value
+    def total(self, name, jail, value):
+        key = (name, jail)
+        baseline = self.baseline.setdefault(key, value)  # a jail seen first now (a reload) counts from here too
+        self.last[key] = value
+        return self.before.get(key, 0) + max(0, value - baseline)
+
+    def new_server(self):
+        for key, value in self.last.items():
+            self.before[key] = self.before.get(key, 0) + max(0, value - self.baseline.get(key, value))
+        self.baseline, self.last = {}, {}
+
+    def failed(self, kind, error):
+        self.errors[kind] += 1
+        self.registry.inc('f2b_agent_errors_total', kind='fail2ban')
+        return {**self.error_samples(), ('f2b_up', ()): 0}
+
+    def error_samples(self):
+        return {('f2b_errors', (('type', kind),)): count for kind, count in self.errors.items()}
 
     def take(self):
-        samples = {('f2b_errors', (('type', kind),)): count for kind, count in self.errors.items()}
         try:
-            jails, version = self.read()
+            generation = self.f2b.command('generation')
+            version = str(self.f2b.command('version'))
+            status = dict(self.f2b.command('status'))
         except F2bError as error:
-            kind = 'socket_conn' if 'cannot connect' in str(error) else 'socket_req'
-            self.restarted = self.restarted or kind == 'socket_conn'
-            self.errors[kind] += 1
-            samples[('f2b_errors', (('type', kind),))] = self.errors[kind]
-            self.registry.inc('f2b_agent_errors_total', kind='fail2ban')
-            return {**samples, ('f2b_up', ()): 0}
-        samples[('f2b_up', ())] = 1
-        samples[('f2b_jail_count', ())] = len(jails)
-        samples[('f2b_version', (('exporter', VERSION), ('fail2ban', version)))] = 1
-        for jail, stats in jails.items():
+            return self.failed('socket_conn' if 'cannot connect' in str(error) else 'socket_req', error)
+        if generation != self.generation:
+            if self.generation is not None:
+                self.new_server()
+            self.generation = generation
+        names = [name.strip() for name in str(status.get('Jail list', '')).split(',') if name.strip()]
+        samples = {('f2b_up', ()): 1, ('f2b_jail_count', ()): len(names),
+                   ('f2b_version', (('exporter', VERSION), ('fail2ban', version))): 1}
+        for jail in names:
+            try:  # one jail that cannot be read (refused, or gone in a reload) leaves the others
+                stats = self.jail(jail)
+            except (F2bError, KeyError, TypeError, ValueError):
+                self.errors['socket_req'] += 1
+                self.registry.inc('f2b_agent_errors_total', kind='fail2ban')
+                continue
             label = (('jail', jail),)
-            samples[('f2b_jail_failed_current', label)] = stats['failed_current']
-            samples[('f2b_jail_banned_current', label)] = stats['banned_current']
-            for name in ('f2b_jail_failed_total', 'f2b_jail_banned_total'):
-                samples[(name, label)] = self.monotonic(name, jail, stats[name])
-            for name in ('f2b_config_jail_ban_time', 'f2b_config_jail_find_time', 'f2b_config_jail_max_retries'):
-                samples[(name, label)] = stats[name]
-        self.restarted = False
+            for name, value in stats.items():
+                samples[(name, label)] = self.total(name, jail, value) if name.endswith('_total') else value
+        samples.update(self.error_samples())
         self.registry.set('f2b_agent_last_sync_timestamp_seconds', self.wall(), source='fail2ban')
         return samples
 
-    def read(self):
-        """{jail: stats} and fail2ban's version, through the broker; F2bError if any command failed."""
-        version = str(self.f2b.command('version'))
-        status = dict(self.f2b.command('status'))
-        names = [name.strip() for name in str(status.get('Jail list', '')).split(',') if name.strip()]
-        jails = {}
-        for jail in names:
-            try:
-                sections = {key: dict(values) for key, values in self.f2b.command('status', jail, 'short')}
-                jails[jail] = {
-                    'failed_current': int(sections['Filter']['Currently failed']),
-                    'f2b_jail_failed_total': int(sections['Filter']['Total failed']),
-                    'banned_current': int(sections['Actions']['Currently banned']),
-                    'f2b_jail_banned_total': int(sections['Actions']['Total banned']),
-                    'f2b_config_jail_ban_time': int(self.f2b.command('get', jail, 'bantime')),
-                    'f2b_config_jail_find_time': int(self.f2b.command('get', jail, 'findtime')),
-                    'f2b_config_jail_max_retries': int(self.f2b.command('get', jail, 'maxretry')),
-                }
-            except (KeyError, TypeError, ValueError) as error:
-                raise F2bError(f'status {jail}: unexpected answer ({error!r})') from None
-        return jails, version
+    def jail(self, jail):
+        """A jail's counts and settings, through the broker."""
+        sections = {key: dict(values) for key, values in self.f2b.command('status', jail, 'short')}
+        return {
+            'f2b_jail_failed_current': int(sections['Filter']['Currently failed']),
+            'f2b_jail_failed_total': int(sections['Filter']['Total failed']),
+            'f2b_jail_banned_current': int(sections['Actions']['Currently banned']),
+            'f2b_jail_banned_total': int(sections['Actions']['Total banned']),
+            'f2b_config_jail_ban_time': int(self.f2b.command('get', jail, 'bantime')),
+            'f2b_config_jail_find_time': int(self.f2b.command('get', jail, 'findtime')),
+            'f2b_config_jail_max_retries': int(self.f2b.command('get', jail, 'maxretry')),
+        }
 
 
 def _value(number):
@@ -168,18 +198,29 @@ class MetricsServer(http.server.ThreadingHTTPServer):
 
     def __init__(self, address, snapshot, registry, gauges=lambda: {}):
         self.snapshot, self.registry, self.gauges = snapshot, registry, gauges
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self.address_family = socket.AF_INET6 if ':' in address[0] else socket.AF_INET
         super().__init__(address, _Handler)
 
+    def process_request(self, request, client_address):
+        if not self.slots.acquire(blocking=False):  # any pod can reach the port: it must not make threads without end
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
     def render(self):
-        samples = {**self.registry.samples(), **self.gauges(), **self.snapshot.get()}
-        for series in CATALOG:  # a counter of the agent's own that never counted is 0, not absent
-            if series['name'].startswith('f2b_agent_') and series['type'] == 'counter' and not series['labels']:
-                samples.setdefault((series['name'], ()), 0)
-        return exposition(samples)
+        return exposition({**self.registry.samples(), **self.gauges(), **self.snapshot.get()})
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
+    timeout = IDLE_SECONDS  # a client that sends nothing loses its connection (and its slot)
+
     def do_GET(self):
         if self.path.split('?')[0] != '/metrics':
             self.send_error(404)

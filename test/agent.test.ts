@@ -11,7 +11,7 @@ const { BUNDLE_OPTIONS }: { BUNDLE_OPTIONS: BuildOptions } = require('../scripts
 const PYTHON = '/usr/bin/python3';
 const ROOT = path.join(__dirname, '..');
 /** The suite has 115 tests; fewer means some were lost (an import error, a class no longer collected). */
-const MIN_TESTS = 131;
+const MIN_TESTS = 137;
 /** The tests mostly wait (on sockets, threads and the agent's loops): they run in this many processes at once. */
 const SHARDS = 3;
 

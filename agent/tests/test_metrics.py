@@ -15,7 +15,7 @@ import urllib.request
 from agent import f2b_socket, metrics, records
 from agent import log as agent_log
 from agent.agent import NodeAgent
-from agent.tests.standins import FakeFail2ban, InProcessBroker
+from agent.tests.standins import FakeFail2ban, InProcessBroker, wait_for
 
 
 class Clock:
@@ -32,12 +32,16 @@ class Fail2banStandIn:
 
     def __init__(self):
         self.jails = {'sshd': [0, 0, 0, 0]}  # currently failed, total failed, currently banned, total banned
-        self.down, self.commands = False, []
+        self.down, self.commands, self.server, self.refused = False, [], 1, set()
 
     def command(self, *args):
         self.commands.append(args)
         if self.down:
             raise f2b_socket.F2bError('cannot connect to /var/run/fail2ban/fail2ban.sock: [Errno 2] No such file or directory')
+        if args[1:2] and args[1] in self.refused:
+            raise f2b_socket.F2bError(f'refused "{args}": the jail is not in BROKER_JAILS')
+        if args == ('generation',):
+            return f'0:{self.server}:0'
         if args == ('version',):
             return '1.0.2'
         if args == ('status',):
@@ -57,7 +61,7 @@ class SnapshotTest(unittest.TestCase):
     def test_one_round_of_commands_per_interval_however_often_scraped(self):
         self.snapshot.get()
         rounds = len(self.f2b.commands)
-        self.assertEqual(rounds, 6)  # version, status, and the jail's status and three settings
+        self.assertEqual(rounds, 7)  # generation, version, status, and the jail's status and three settings
         for _ in range(5):
             self.clock.now += 1.9
             self.snapshot.get()
@@ -66,22 +70,61 @@ class SnapshotTest(unittest.TestCase):
         self.snapshot.get()
         self.assertEqual(len(self.f2b.commands), 2 * rounds)
 
-    def test_totals_keep_growing_across_fail2ban_restarts(self):
-        self.f2b.jails['sshd'] = [1, 7, 2, 3]
-        self.assertEqual(self.snapshot.get()[('f2b_jail_banned_total', (('jail', 'sshd'),))], 3)
-        self.f2b.jails['sshd'] = [0, 1, 1, 1]  # restarted between two snapshots: the total went down
+    def total(self, name='f2b_jail_banned_total'):
+        return self.snapshot.get()[(name, (('jail', 'sshd'),))]
+
+    def next_snapshot(self):
         self.clock.now += 10
-        taken = self.snapshot.get()
-        self.assertEqual((taken[('f2b_jail_banned_total', (('jail', 'sshd'),))], taken[('f2b_jail_failed_total', (('jail', 'sshd'),))]), (4, 8))
-        self.assertEqual(taken[('f2b_jail_banned_current', (('jail', 'sshd'),))], 1)
-        self.f2b.down = True  # then the socket is gone: the next server is a new one even if its totals are higher
-        self.clock.now += 10
+
+    def test_totals_count_from_the_first_snapshot_of_each_server_and_only_grow(self):
+        self.f2b.jails['sshd'] = [1, 7, 2, 3]  # the agent starts beside a running fail2ban
+        self.assertEqual(self.total(), 0)
+        self.next_snapshot()
+        self.f2b.jails['sshd'] = [0, 9, 3, 5]
+        self.assertEqual((self.total(), self.total('f2b_jail_failed_total')), (2, 2))
+        # fail2ban restarts and restores its 3 bans, which count in its own total: no new bans
+        self.next_snapshot()
+        self.f2b.server, self.f2b.jails['sshd'] = 2, [0, 0, 3, 3]
+        self.assertEqual(self.total(), 2)
+        self.next_snapshot()
+        self.f2b.jails['sshd'] = [0, 4, 4, 4]
+        self.assertEqual((self.total(), self.total('f2b_jail_failed_total')), (3, 6))
+        # a restart whose total is higher than the last one's (many restored bans) adds nothing by itself either
+        self.next_snapshot()
+        self.f2b.server, self.f2b.jails['sshd'] = 3, [0, 0, 40, 40]
+        self.assertEqual(self.total(), 3)
+        self.assertEqual(self.snapshot.get()[('f2b_jail_banned_current', (('jail', 'sshd'),))], 40)
+
+    def test_a_broker_or_fail2ban_that_does_not_answer_makes_no_restart(self):
+        self.f2b.jails['sshd'] = [0, 5, 1, 5]
+        self.snapshot.get()
+        self.next_snapshot()
+        self.f2b.down = True
         taken = self.snapshot.get()
         self.assertEqual((taken[('f2b_up', ())], taken[('f2b_errors', (('type', 'socket_conn'),))]), (0, 1))
-        self.f2b.down, self.f2b.jails['sshd'] = False, [0, 2, 2, 2]
-        self.clock.now += 10
-        self.assertEqual(self.snapshot.get()[('f2b_jail_banned_total', (('jail', 'sshd'),))], 6)
+        self.assertNotIn(('f2b_jail_banned_total', (('jail', 'sshd'),)), taken)
+        self.next_snapshot()
+        self.f2b.down, self.f2b.jails['sshd'] = False, [0, 6, 2, 6]  # the same server: its total went on
+        self.assertEqual(self.total(), 1)
         self.assertEqual(self.registry.samples()[('f2b_agent_errors_total', (('kind', 'fail2ban'),))], 1)
+
+    def test_a_jail_that_cannot_be_read_leaves_the_others_and_fail2ban_up(self):
+        self.f2b.jails['web'] = [0, 1, 1, 1]
+        self.f2b.refused.add('web')
+        taken = self.snapshot.get()
+        self.assertEqual((taken[('f2b_up', ())], taken[('f2b_jail_count', ())], taken[('f2b_errors', (('type', 'socket_req'),))]), (1, 2, 1))
+        self.assertIn(('f2b_jail_banned_current', (('jail', 'sshd'),)), taken)
+        self.assertNotIn(('f2b_jail_banned_current', (('jail', 'web'),)), taken)
+
+    def test_an_answer_of_another_shape_is_a_failed_read_not_a_dead_scrape(self):
+        self.f2b.command = lambda *args: 42
+        self.assertEqual(self.snapshot.get()[('f2b_up', ())], 0)
+
+    def test_the_agents_labelled_counters_start_at_0(self):
+        samples = metrics.Registry(shared_jails=['sshd']).samples()
+        for key in ((('f2b_agent_errors_total', (('kind', 'sharing'),))), ('f2b_agent_sharing_refused_total', (('reason', 'never_ban'),)),
+                    ('f2b_agent_operator_orders_applied_total', (('action', 'unban'),)), ('f2b_agent_sharing_applied_total', (('jail', 'sshd'),))):
+            self.assertEqual(samples[key], 0, key)
 
     def test_the_exposition_is_in_the_catalogs_order_with_help_type_and_escaped_labels(self):
         registry = metrics.Registry()
@@ -124,6 +167,29 @@ class ServerTest(unittest.TestCase):
             with self.assertRaises(urllib.error.HTTPError):
                 urllib.request.urlopen(f'{url}/', timeout=30)
 
+    def test_idle_connections_get_no_more_than_a_few_threads_and_time_out(self):
+        snapshot = metrics.Fail2banSnapshot(Fail2banStandIn(), metrics.Registry(), interval=10)
+        server = metrics.MetricsServer(('127.0.0.1', 0), snapshot, metrics.Registry())
+        threading.Thread(target=server.serve_forever, kwargs={'poll_interval': 0.05}, daemon=True).start()
+        self.addCleanup(server.server_close)
+        self.addCleanup(server.shutdown)
+        idle = []
+        for _ in range(metrics.MAX_CONNECTIONS + 20):
+            conn = socket.create_connection(server.server_address, timeout=30)
+            conn.sendall(b'GET /met')  # and nothing more
+            idle.append(conn)
+            self.addCleanup(conn.close)
+        wait_for(lambda: not server.slots.acquire(blocking=False) or server.slots.release(), 30, 'every slot taken')
+        self.assertLessEqual(threading.active_count(), 2 + metrics.MAX_CONNECTIONS + 5)
+        # the idle ones are dropped after IDLE_SECONDS, and a scrape gets through again
+        def scraped():
+            try:
+                with urllib.request.urlopen(f'http://127.0.0.1:{server.server_address[1]}/metrics', timeout=30) as response:
+                    return response.status == 200
+            except (urllib.error.URLError, ConnectionError):
+                return False
+        wait_for(scraped, 30, 'a scrape after the idle connections timed out')
+
 
     def test_a_port_taken_on_the_node_is_logged_and_the_agent_goes_on(self):
         taken = socket.socket()
@@ -151,6 +217,18 @@ class BrokerReadsTest(unittest.TestCase):
         self.broker = InProcessBroker(os.path.join(self.dir, 'broker.sock'), self.f2b.path)
         self.addCleanup(self.broker.close)
         self.client = f2b_socket.Fail2ban(self.broker.path)
+
+    def test_answers_which_server_listens_itself_and_a_new_server_is_another(self):
+        first = self.client.command('generation')
+        self.assertEqual(self.client.command('generation'), first)
+        self.assertFalse(self.f2b.ran('generation'))
+        self.f2b.close()
+        os.unlink(self.f2b.path)
+        with self.assertRaisesRegex(f2b_socket.F2bError, '^cannot connect to '):
+            self.client.command('generation')
+        self.f2b = FakeFail2ban(self.f2b.path, ['sshd'])  # fail2ban started again: it binds a new socket
+        self.addCleanup(self.f2b.close)
+        self.assertNotEqual(self.client.command('generation'), first)
 
     def test_forwards_the_reads_refuses_a_full_status_and_unknown_jails(self):
         for command in (('version',), ('status',), ('status', 'sshd', 'short'), ('get', 'sshd', 'bantime'),
