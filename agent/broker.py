@@ -18,12 +18,12 @@ import signal
 import socketserver
 import stat
 import sys
-import threading
 
 # fail2ban's own socket client: the broker runs in fail2ban's image (crazymax/fail2ban, Alpine); the tests import
 # it from Debian's fail2ban package, which is all they have.
 from fail2ban.client.csocket import CSocket
 
+from .bounded import BoundedThreadingMixIn
 from .pod_logs import PodLogJails
 from .records import address_refusal, canonical_ip
 
@@ -178,16 +178,19 @@ class Connection(socketserver.StreamRequestHandler):
         self.wfile.write(json.dumps(answer, default=str).encode() + b'\n')
 
 
-class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+class Server(BoundedThreadingMixIn, socketserver.UnixStreamServer):
     """The broker's socket, mode 0660, its group the agent's: the broker container runs as root with runAsGroup
     10001, the agent's uid and gid (the pod sets no fsGroup), and bind() gives the file the process's group. A thread
     per connection, MAX_CONNECTIONS at most."""
 
-    daemon_threads = True
+    max_connections = MAX_CONNECTIONS
 
     def __init__(self, path, broker):
-        self.broker, self.slots = broker, threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.broker = broker
         super().__init__(path, Connection)
+
+    def refused(self):
+        self.broker.log(f'refused a connection: {MAX_CONNECTIONS} are open')
 
     def server_bind(self):
         try:
@@ -202,19 +205,6 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             super().server_bind()
         finally:
             os.umask(mask)
-
-    def process_request(self, request, client_address):
-        if not self.slots.acquire(blocking=False):
-            self.broker.log(f'refused a connection: {MAX_CONNECTIONS} are open')
-            self.shutdown_request(request)
-            return
-        super().process_request(request, client_address)
-
-    def process_request_thread(self, request, client_address):
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self.slots.release()
 
 
 def main():

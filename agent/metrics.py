@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 
+from .bounded import BoundedThreadingMixIn
 from .f2b_socket import F2bError
 from .records import ALWAYS_NEVER_BAN
 
@@ -189,30 +190,17 @@ def exposition(samples):
     return '\n'.join(lines) + '\n'
 
 
-class MetricsServer(http.server.ThreadingHTTPServer):
+class MetricsServer(BoundedThreadingMixIn, http.server.HTTPServer):
     """GET /metrics: the snapshot of fail2ban and the agent's registry. `gauges` is called at each scrape for the
-    values the agent keeps elsewhere (the pod-log jails' files). An IPv6 address (a node's status.hostIP on an
-    IPv6-only cluster) gets an IPv6 socket."""
+    values the agent keeps elsewhere (the pod-log jails' files). Any pod can reach the port: MAX_CONNECTIONS at once,
+    each dropped when idle. An IPv6 address (a node's status.hostIP on an IPv6-only cluster) gets an IPv6 socket."""
 
-    daemon_threads = True
+    max_connections = MAX_CONNECTIONS
 
     def __init__(self, address, snapshot, registry, gauges=lambda: {}):
         self.snapshot, self.registry, self.gauges = snapshot, registry, gauges
-        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self.address_family = socket.AF_INET6 if ':' in address[0] else socket.AF_INET
         super().__init__(address, _Handler)
-
-    def process_request(self, request, client_address):
-        if not self.slots.acquire(blocking=False):  # any pod can reach the port: it must not make threads without end
-            self.shutdown_request(request)
-            return
-        super().process_request(request, client_address)
-
-    def process_request_thread(self, request, client_address):
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self.slots.release()
 
     def render(self):
         return exposition({**self.registry.samples(), **self.gauges(), **self.snapshot.get()})
