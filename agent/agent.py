@@ -1,8 +1,8 @@
 """The node agent: the container beside fail2ban on every node. It shares bans between the nodes (docs/ban-sharing.md),
 applies the operators' OperatorBan orders (docs/operator-bans.md), and keeps the pod-log jails' files equal to their
-pods' logs on this node (pod_logs.py), each when configured; metrics are to run in it too.
+pods' logs on this node (pod_logs.py), and serves metrics (metrics.py), each when configured.
 
-Threads, one job each (the first two with ban sharing, the next two with operator bans, the fifth with pod-log jails):
+Threads, one job each (the first two with ban sharing, the next two with operator bans, then pod-log jails, metrics):
   ledger watcher  LIST + WATCH of the Ban records -> the queue (relist on 410 or any error).
   publisher       outbox event files -> Ban records (POST; 409 -> GET, PUT if later; unban -> DELETE), in order, with
                   retries; bans restored from fail2ban's database are not published again. Once the first LIST is in
@@ -23,8 +23,8 @@ Threads, one job each (the first two with ban sharing, the next two with operato
 Each watcher touches STATUS_FILE. STATE_FILE remembers this node's records seen in the ledger, so that a restarted
 agent tells a record deleted while it was down (a cluster-wide unban) from a ban it never published.
 The decisions are plain functions (records, decisions, operator_bans, reports, formats); the API (kube), fail2ban
-through the broker (f2b_socket), STATE_FILE (state) and the listing of the pod-log directories (pod_logs) are the
-only I/O. Standard library only.
+through the broker (f2b_socket), STATE_FILE (state), the listing of the pod-log directories (pod_logs) and the
+metrics endpoint (metrics) are the only I/O. Standard library only.
 """
 
 import os
@@ -75,7 +75,7 @@ class NodeAgent(MirrorSync, Publisher, OperatorBans, Reporter):
         self.threads = []
         self.ledger_watch = ListWatch(self.api, self.collection, config, self.stop_event,
                                       lambda item: self.queue.put((self.handle, item)), self.touch_status)
-        self.pod_log_sync = PodLogSync(self.f2b, config.pod_logs, self.stop_event, config.pod_log_scan_seconds)
+        self.pod_log_sync = PodLogSync(self.f2b, config.pod_logs, self.stop_event)
         self.metrics = Registry(shared_jails=config.shared)
         # From the start: an agent that never reads the API is as stale as one that stopped (the NotSyncing alert).
         self.metrics.set('f2b_agent_last_sync_timestamp_seconds', clock(), source='api')

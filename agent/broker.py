@@ -2,7 +2,7 @@
 
 fail2ban's socket also takes `set JAIL addaction …` and `set JAIL action … actionban CMD`: root code execution. The
 agent, which holds the API token, runs without it and asks this process instead, one JSON array per line, for
-exactly four commands: list a jail's bans (with or without their times), ban or unban one address; for the
+four ban commands: list a jail's bans (with or without their times), ban or unban one address; for the
 pod-log jails (POD_LOGS), three more: list, add and remove the jail's log files; and, for the metrics, reads of
 counts and settings (version, the jails' names, a jail's short status and its bantime, findtime and maxretry), and
 which fail2ban server answers (`generation`, answered by the broker itself). Each is checked again here (the jail

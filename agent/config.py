@@ -5,7 +5,7 @@ import ipaddress
 import json
 
 from .metrics import SNAPSHOT_SECONDS
-from .pod_logs import SCAN_SECONDS, PodLogJails
+from .pod_logs import PodLogJails
 from .records import NAME_RE, SharedJail, _integer, address_name, record_name
 
 # fail2ban answers its socket before it has built its jails, and restores a jail's bans from its database only
@@ -38,7 +38,6 @@ class Config:
     operator_jails: dict = dataclasses.field(default_factory=dict)  # jail -> its operator jail; {}: no operator bans
     never_ban: list = dataclasses.field(default_factory=list)  # ip_network
     pod_logs: PodLogJails = dataclasses.field(default_factory=lambda: PodLogJails('', {}))  # no jails: off
-    pod_log_scan_seconds: float = SCAN_SECONDS
     metrics_address: str = None  # None: no metrics endpoint
     metrics_port: int = 9191
     snapshot_seconds: float = SNAPSHOT_SECONDS

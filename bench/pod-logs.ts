@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { GENERATED_LETTERS } from '../src/features/pod-logs/pod-names';
 import { readSynthesized } from '../test/harness/lab';
 import { SharingLab } from '../test/harness/sharing-lab';
 import { waitFor } from '../test/harness/wait';
@@ -16,9 +17,7 @@ import { Figure, printFigures } from './figures';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 const LINES = Number(process.env.BENCH_LINES ?? 50_000);
 const JAIL = 'traefik-auth';
-const GENERATED = 'bcdfghjklmnpqrstvwxz2456789';
-
-const randomSuffix = () => Array.from({ length: 5 }, () => GENERATED[Math.floor(Math.random() * GENERATED.length)]).join('');
+const randomSuffix = () => Array.from({ length: 5 }, () => GENERATED_LETTERS[Math.floor(Math.random() * GENERATED_LETTERS.length)]).join('');
 
 /** A line of Traefik's JSON access log as containerd writes it. */
 function accessLine(client: string, status: number, count: number): string {

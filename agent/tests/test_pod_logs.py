@@ -21,7 +21,7 @@ HANG = 30  # seconds: a hang detector, not a speed limit
 FILTERS = os.path.join(os.path.dirname(__file__), '..', '..', 'filters')
 GENERATED = '[bcdfghjklmnpqrstvwxz2456789]'
 # As src/features/pod-logs renders them: k3s's Traefik (a Deployment) and an app's StatefulSet.
-SPEC = {'traefik-auth': {'namespace': 'kube-system', 'pod': f'traefik-{GENERATED}{{1,10}}-{GENERATED}{{5}}', 'container': 'traefik'},
+SPEC = {'traefik-auth': {'namespace': 'kube-system', 'pod': f'traefik-[4-9bcdf]{{1,10}}-{GENERATED}{{5}}', 'container': 'traefik'},
         'app-auth': {'namespace': 'apps', 'pod': 'app-(?:0|[1-9][0-9]{0,5})', 'container': 'app'}}
 UID = '3b0e8a4c-8a2b-4d36-9d0e-6f2d8f9b1a11'
 

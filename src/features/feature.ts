@@ -66,7 +66,7 @@ export interface BansAdditions {
 
 /**
  * A part of the deployment beyond the core (namespace, ConfigMap, DaemonSet): operator bans, ban sharing, pod-log
- * jails, metrics next. Each plugs in here and nowhere else: it checks its own settings,
+ * jails, k3s's Traefik, metrics. Each plugs in here and nowhere else: it checks its own settings,
  * adds to `jail.local`, builds its objects, and tells the ban CLI what it needs.
  */
 export interface Fail2banFeature {

@@ -120,9 +120,9 @@ export function nodeAgentContainer(props: NodeAgentProps): kplus.ContainerProps 
 
 /**
  * The broker's container (agent/broker.py): the only holder of fail2ban's socket besides fail2ban, which answers
- * the agent's four commands (list, ban, unban, list with times) for the jails and operations it allows, re-checking
- * every address. Root to reach fail2ban's socket, but no capability, no token and no other mount; its socket is
- * writable for the agent's group only.
+ * the agent's ban commands (list, ban, unban, list with times) for the jails and operations it allows, re-checking
+ * every address, and what features add (a pod-log jail's files, the metrics' reads). Root to reach fail2ban's
+ * socket, but no capability and no token; its socket is writable for the agent's group only.
  */
 export function banBrokerContainer(props: NodeAgentProps & { readonly run: kplus.Volume }): kplus.ContainerProps {
   return {

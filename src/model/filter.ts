@@ -60,5 +60,5 @@ export const CRI_INCLUDE = 'cri.inc';
  * app's text.
  */
 export function readsPodLogs(filter: FilterFile): boolean {
-  return /^before = common\.conf\n[ \t]+cri\.inc$/m.test(filter.content);
+  return new RegExp(`^before = common\\.conf\\n[ \\t]+${CRI_INCLUDE.replace('.', '\\.')}$`, 'm').test(filter.content);
 }

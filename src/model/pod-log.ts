@@ -14,10 +14,15 @@ export interface PodLogSource {
   readonly namespace: string;
   /** Name of the workload that owns the pods (a Deployment's, a DaemonSet's or a StatefulSet's). */
   readonly workload: string;
-  /** Kind of the workload: it decides how its pods are named. @default 'Deployment' */
+  /** Kind of the workload: it decides how its pods are named. @default 'Deployment' (`workloadKindOf`) */
   readonly workloadKind?: PodLogWorkloadKind;
   /** Name of the container in those pods whose log the jail reads. */
   readonly container: string;
+}
+
+/** The kind of a source's workload. */
+export function workloadKindOf(source: PodLogSource): PodLogWorkloadKind {
+  return source.workloadKind ?? 'Deployment';
 }
 
 /**

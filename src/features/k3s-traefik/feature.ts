@@ -1,5 +1,6 @@
 import { Fail2banFeature, ResolvedCore } from '../feature';
 import { JailProps } from '../../model/jail';
+import { workloadKindOf } from '../../model/pod-log';
 import { K3sTraefikHelmChartConfig } from './helm-chart-config';
 import { K3S_TRAEFIK, K3sTraefikOptions } from './options';
 import { checkValues, isMapping, renderValuesContent, traefikValues } from './values';
@@ -14,7 +15,7 @@ function checkWorkloadKind(options: K3sTraefikOptions, config: ResolvedCore): st
   const deployment = options.values?.deployment;
   const kind = isMapping(deployment) && typeof deployment.kind === 'string' ? deployment.kind : 'Deployment';
   return traefikJails(config).flatMap((jail) => {
-    const looksFor = jail.podLogs?.workloadKind ?? 'Deployment';
+    const looksFor = workloadKindOf(jail.podLogs!);
     return looksFor === kind
       ? []
       : [`jail "${jail.name}": podLogs.workloadKind is '${looksFor}', but Traefik runs as a ${kind} (k3sTraefik.values.deployment.kind${deployment === undefined ? ' unset' : ''}): the node agent would look for pods named like a ${looksFor}'s, find none, and the jail would read nothing. Fix: set podLogs.workloadKind: '${kind}'.`];

@@ -6,8 +6,8 @@ import { podNamePattern } from './pod-names';
 export const HOST_PODS_DIR = `${HOST_LOG_DIR}/pods`;
 
 /**
- * Where fail2ban sees them (inside its mount of the host's /var/log), and where the agent, which mounts only this
- * directory, sees them too: the paths the agent hands to fail2ban are the ones it listed.
+ * Where fail2ban sees them (inside its mount of the host's /var/log), and where the agent and the broker, which mount
+ * only this directory, see them too: the paths the agent hands to fail2ban are the ones it listed.
  */
 export const CONTAINER_PODS_DIR = `${CONTAINER_LOG_DIR}/pods`;
 

@@ -2,10 +2,10 @@ import * as kplus from 'cdk8s-plus-28';
 import { Fail2banFeature, ResolvedCore } from '../feature';
 import { readsPodLogs } from '../../model/filter';
 import { JailProps } from '../../model/jail';
-import { PodLogSource } from '../../model/pod-log';
+import { PodLogSource, workloadKindOf } from '../../model/pod-log';
 import { didYouMean } from '../../model/suggest';
 import { CONTAINER_PODS_DIR, HOST_PODS_DIR, podLogsEnvironment } from './agent-settings';
-import { maxWorkloadName, WORKLOAD_KINDS, workloadKindOf } from './pod-names';
+import { maxWorkloadName, WORKLOAD_KINDS } from './pod-names';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

@@ -1,10 +1,11 @@
-import { PodLogSource, PodLogWorkloadKind } from '../../model/pod-log';
+import { PodLogSource, PodLogWorkloadKind, workloadKindOf } from '../../model/pod-log';
 
 /**
  * The letters Kubernetes draws generated name parts from (apimachinery's `rand.String`, `rand.SafeEncodeString`):
  * no vowels, no 0, 1, 3. A workload's own name almost always holds a vowel, so the suffix cannot be mistaken for it.
  */
-const GENERATED = '[bcdfghjklmnpqrstvwxz2456789]';
+export const GENERATED_LETTERS = 'bcdfghjklmnpqrstvwxz2456789';
+const GENERATED = `[${GENERATED_LETTERS}]`;
 
 /**
  * How each kind names its pods, and the longest workload name for which Kubernetes does not cut the name short
@@ -19,13 +20,6 @@ const POD_NAMES: Record<PodLogWorkloadKind, { readonly suffix: string; readonly 
   // <statefulset>-<ordinal>; the controller-revision-hash label, <name>-<10 letters>, keeps the name within 52
   StatefulSet: { suffix: '-(?:0|[1-9][0-9]{0,5})', maxWorkloadName: 52 },
 };
-
-/** The default kind of a pod-log source. */
-export const DEFAULT_WORKLOAD_KIND: PodLogWorkloadKind = 'Deployment';
-
-export function workloadKindOf(source: PodLogSource): PodLogWorkloadKind {
-  return source.workloadKind ?? DEFAULT_WORKLOAD_KIND;
-}
 
 /** The longest workload name of a kind whose pods the pattern still finds. */
 export function maxWorkloadName(kind: PodLogWorkloadKind): number {

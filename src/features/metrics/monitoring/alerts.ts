@@ -114,7 +114,7 @@ export function alertRules(props: AlertRulesProps): AlertRule[] {
       summary: 'The fail2ban node agent on {{ $labels.node }} has not read the Kubernetes API for {{ $value | humanizeDuration }}',
       description:
         "Operator bans and other nodes' shared bans do not reach {{ $labels.node }}, and its own bans are not shared; fail2ban itself still bans from the node's logs.",
-      runbook: `${agentLogs} (a 401 or 403: the token or RBAC; a timeout: the way to the API server); f2b_agent_errors_total{kind="orders"} counts the errors of the orders' watcher and the reporter.`,
+      runbook: `${agentLogs} (a 401 or 403: the token or RBAC; a timeout: the way to the API server); f2b_agent_errors_total{kind=~"orders|sharing"} counts the errors of the watchers, the reporter and the publisher.`,
     },
     {
       alert: 'Fail2banBanSharingErrors',

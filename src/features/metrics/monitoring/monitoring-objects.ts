@@ -49,7 +49,7 @@ export function scrapeJobOf(props: MonitoringObjectsProps): string | undefined {
   return props.scrapeJob ?? (props.options.podMonitor ? podMonitorJob(props.namespace, props.name) : undefined);
 }
 
-/** The alerts these props give, with or without `options.alerts` (for the README and docs). */
+/** The alerts these props give, with or without `options.alerts` (what the tests check). */
 export function monitoringAlerts(props: MonitoringObjectsProps): AlertRule[] {
   return alertRules({
     namespace: props.namespace,
@@ -65,7 +65,7 @@ function dashboardProps(props: MonitoringObjectsProps): DashboardProps {
   return { name: props.name, job: scrapeJobOf(props), expectedJailCount: props.expectedJails.length };
 }
 
-/** The dashboard's panels these props give, with or without `options.dashboard` (for the README and docs). */
+/** The dashboard's panels these props give, with or without `options.dashboard` (what the tests check). */
 export function monitoringPanels(props: MonitoringObjectsProps): DashboardPanel[] {
   return dashboardPanels(dashboardProps(props));
 }
