@@ -102,10 +102,8 @@ class Broker:
             raise Refused('not a JSON array of at least three strings')
         verb, jail, rest = request[0], request[1], request[2:]
         if (verb == 'status' and rest == ['short']) or (verb == 'get' and rest in (['bantime'], ['findtime'], ['maxretry'])):
-            if jail not in self.jails:  # a jail's counts and settings, without its addresses (short)
-                raise Refused('the jail is not in BROKER_JAILS')
-            return request
-        if verb == 'get' and rest in (['banip'], ['banip', '--with-time']):
+            operation = None  # a jail's counts and settings, without its addresses (short): any jail of BROKER_JAILS
+        elif verb == 'get' and rest in (['banip'], ['banip', '--with-time']):
             operation = 'get'
         elif verb == 'set' and len(rest) == 2 and rest[0] in ('banip', 'unbanip'):
             operation = 'ban' if rest[0] == 'banip' else 'unban'
@@ -118,9 +116,9 @@ class Broker:
                           'generation, version, status, status JAIL short, get JAIL bantime|findtime|maxretry')
         if jail not in self.jails:
             raise Refused('the jail is not in BROKER_JAILS')
-        if operation not in self.jails[jail]:
+        if operation is not None and operation not in self.jails[jail]:
             raise Refused(f'{operation} is not allowed in {jail}')
-        if operation != 'get':
+        if operation in ('ban', 'unban'):
             address = canonical_ip(rest[1])
             if address is None:
                 raise Refused('not one address in canonical form')

@@ -1,6 +1,6 @@
 """The node agent's metrics (README: "Metrics"): fail2ban's jails as hectorjsmith/fail2ban-prometheus-exporter exposes
 them, and the agent's own, in Prometheus' text format on METRICS_ADDRESS:METRICS_PORT/metrics. The series, their
-types and help are agent/metrics.json's, which the package's alerts and dashboard read too.
+types and help are agent/metrics.json's, which the tests check the package's alerts and dashboard against.
 
 fail2ban is read through the broker (`generation`, `version`, `status`, `status JAIL short`, `get JAIL
 bantime|findtime|maxretry`: counts and settings, never an address) once per SNAPSHOT_SECONDS by the agent's snapshot
@@ -20,7 +20,6 @@ from .f2b_socket import F2bError
 from .records import ALWAYS_NEVER_BAN
 
 CATALOG = json.load(open(os.path.join(os.path.dirname(__file__), 'metrics.json')))['series']
-SERIES = {series['name']: series for series in CATALOG}
 VERSION = '1'  # of the agent, for f2b_version's `exporter` label
 SNAPSHOT_SECONDS = 10.0
 MAX_CONNECTIONS = 4  # scrapes at once: Prometheus makes one per interval, a second stack another
@@ -101,8 +100,8 @@ class Fail2banSnapshot:
             if self.taken is None or self.clock() - self.taken >= self.interval:
                 try:
                     self.samples = self.take()
-                except Exception as error:  # an answer of an unexpected shape: a failed read, not a dead scrape
-                    self.samples = self.failed('socket_req', error)
+                except Exception:  # an answer of an unexpected shape: a failed read, not a dead scrape
+                    self.samples = self.failed('socket_req')
                 self.taken = self.clock()  # after the round: a slow round is not followed by another at once
             return self.samples
 
@@ -117,9 +116,13 @@ class Fail2banSnapshot:
             self.before[key] = self.before.get(key, 0) + max(0, value - self.baseline.get(key, value))
         self.baseline, self.last = {}, {}
 
-    def failed(self, kind, error):
+    def count_failure(self, kind):
         self.errors[kind] += 1
         self.registry.inc('f2b_agent_errors_total', kind='fail2ban')
+
+    def failed(self, kind):
+        """The samples of a round that could not read fail2ban at all."""
+        self.count_failure(kind)
         return {**self.error_samples(), ('f2b_up', ()): 0}
 
     def error_samples(self):
@@ -131,7 +134,7 @@ class Fail2banSnapshot:
             version = str(self.f2b.command('version'))
             status = dict(self.f2b.command('status'))
         except F2bError as error:
-            return self.failed('socket_conn' if 'cannot connect' in str(error) else 'socket_req', error)
+            return self.failed('socket_conn' if 'cannot connect' in str(error) else 'socket_req')
         if generation != self.generation:
             if self.generation is not None:
                 self.new_server()
@@ -143,8 +146,7 @@ class Fail2banSnapshot:
             try:  # one jail that cannot be read (refused, or gone in a reload) leaves the others
                 stats = self.jail(jail)
             except (F2bError, KeyError, TypeError, ValueError):
-                self.errors['socket_req'] += 1
-                self.registry.inc('f2b_agent_errors_total', kind='fail2ban')
+                self.count_failure('socket_req')
                 continue
             label = (('jail', jail),)
             for name, value in stats.items():

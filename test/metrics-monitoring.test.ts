@@ -6,11 +6,10 @@ import { App, Chart } from 'cdk8s';
 import { ConfigMap } from 'kubernetes-models/v1';
 import { stringify } from 'yaml';
 import { MonitoringStackOptions } from '../src/features/metrics/options';
-import { catalogSeries, METRIC_CATALOG, PROMETHEUS_SERIES, TARGET_LABELS } from '../src/features/metrics/monitoring/catalog';
 import { buildMonitoring, monitoringAlerts, monitoringPanels, MonitoringObjectsProps } from '../src/features/metrics/monitoring/monitoring-objects';
-import { matcherLabels, seriesNames } from '../src/features/metrics/monitoring/promql';
 import { describeWithTools } from './fail2ban-tools';
 import { closedSchema, crdSchema, crdValidator } from './harness/crd-schema';
+import { catalogSeries, matcherLabels, METRIC_CATALOG, PROMETHEUS_SERIES, seriesNames, TARGET_LABELS } from './harness/metric-catalog';
 
 // The monitoring objects of the metrics feature: GIVEN the props the feature passes (built here, not from
 // src/main.ts) WHEN they are built in a chart of their own THEN the PodMonitor and the PrometheusRule are what
